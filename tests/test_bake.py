@@ -1,0 +1,147 @@
+"""What a bake produces, for every named option combination: exact files, rendered answers, parseable configs."""
+
+from __future__ import annotations
+
+import json
+import py_compile
+import re
+import tomllib
+
+import pytest
+import yaml
+
+from tests.conftest import OPTION_SETS, BakeResult
+
+KNOWLEDGE = {
+    f"knowledge/{name}.md"
+    for name in (
+        "account-and-login",
+        "api-and-rate-limits",
+        "billing-and-invoices",
+        "contacting-support",
+        "getting-started",
+        "import-and-export",
+        "integrations",
+        "offline-mode-and-sync",
+        "plans-and-pricing",
+        "refunds-and-cancellation",
+        "security-and-privacy",
+        "sharing-and-permissions",
+        "two-factor-authentication",
+        "workspaces-and-roles",
+    )
+}
+PACKAGE_FILES = {
+    "__init__.py",
+    "__main__.py",
+    "bot.py",
+    "cli.py",
+    "config.py",
+    "errors.py",
+    "fingerprint.py",
+    "knowledge.py",
+    "prompting.py",
+    "providers/__init__.py",
+    "providers/base.py",
+    "providers/offline.py",
+    "providers/openai_chat.py",
+    "retrieval.py",
+    "yamlfile.py",
+}
+TEST_FILES = {
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/fake_openai.py",
+    "tests/test_cli.py",
+    "tests/test_config.py",
+    "tests/test_offline_provider.py",
+    "tests/test_openai_provider.py",
+    "tests/test_retrieval.py",
+}
+TOP_LEVEL = {
+    ".cookiecutter.json",
+    ".env.example",
+    ".gitignore",
+    "Makefile",
+    "README.md",
+    "bot.yaml",
+    "prompts/system.md.j2",
+    "pyproject.toml",
+}
+
+
+def expected_files(answers: dict[str, str]) -> set[str]:
+    package = answers.get("package", "my_chatbot")
+    files = TOP_LEVEL | KNOWLEDGE | TEST_FILES | {f"src/{package}/{name}" for name in PACKAGE_FILES}
+    if answers.get("http_api", "yes") == "yes":
+        files |= {f"src/{package}/api.py", "tests/test_api.py"}
+    return files
+
+
+@pytest.fixture(params=sorted(OPTION_SETS), ids=str)
+def baked(request: pytest.FixtureRequest, bake) -> tuple[dict[str, str], BakeResult]:
+    answers = OPTION_SETS[request.param]
+    result = bake(**answers)
+    assert result.exit_code == 0, result.output
+    return answers, result
+
+
+def test_exact_file_set(baked: tuple[dict[str, str], BakeResult]) -> None:
+    answers, result = baked
+    assert result.project_dir.name == answers.get("project", "my-chatbot")
+    assert result.files() == expected_files(answers)
+
+
+# Jinja markers that cookiecutter should have consumed. GitHub's own `${{ ... }}` expressions are legitimate,
+# and prompt templates are copied unrendered on purpose (they are the bot's Jinja, rendered at run time).
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|(?<![.\w])cookiecutter\.(?!json\b)\w")
+
+
+def test_no_leftover_template_markers(baked: tuple[dict[str, str], BakeResult]) -> None:
+    _, result = baked
+    for name in sorted(result.files()):
+        if name.startswith("prompts/") or name == ".cookiecutter.json":
+            continue
+        text = result.read(name)
+        match = LEFTOVER.search(text)
+        assert match is None, f"{name}: leftover {match.group(0)!r} near {text[max(match.start() - 40, 0) :][:80]!r}"
+
+
+def test_every_config_file_parses(baked: tuple[dict[str, str], BakeResult]) -> None:
+    _, result = baked
+    for name in result.files():
+        path = result.project_dir / name
+        if name.endswith((".yaml", ".yml")):
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        elif name.endswith(".toml"):
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        elif name.endswith(".json"):
+            json.loads(path.read_text(encoding="utf-8"))
+        elif name.endswith(".py"):
+            py_compile.compile(str(path), doraise=True)
+
+
+def test_answers_land_where_they_belong(baked: tuple[dict[str, str], BakeResult]) -> None:
+    answers, result = baked
+    project = answers.get("project", "my-chatbot")
+    package = answers.get("package", "my_chatbot")
+    pyproject = tomllib.loads(result.read("pyproject.toml"))
+    assert pyproject["project"]["name"] == project
+    assert pyproject["project"]["scripts"] == {project: f"{package}.cli:main"}
+    assert pyproject["project"]["requires-python"] == f">={answers.get('python_version', '3.11')}"
+    dependencies = " ".join(pyproject["project"]["dependencies"])
+    assert ("fastapi" in dependencies) == (answers.get("http_api", "yes") == "yes")
+    bot = yaml.safe_load(result.read("bot.yaml"))
+    assert bot["model"] == answers.get("model", "gpt-4o-mini")
+    assert bot["provider"] == "openai"
+    replay = json.loads(result.read(".cookiecutter.json"))["cookiecutter"]
+    assert replay["project"] == project and replay["package"] == package
+    makefile = result.read("Makefile")
+    for target in ("help", "install", "demo", "chat", "test", "lint"):
+        assert re.search(rf"^{target}:.*## ", makefile, re.MULTILINE), target
+    assert ("\nserve:" in makefile) == (answers.get("http_api", "yes") == "yes")
+
+
+def test_prompt_templates_are_copied_unrendered(bake) -> None:
+    result = bake()
+    assert "{% for p in passages %}" in result.read("prompts/system.md.j2")

@@ -1,0 +1,83 @@
+"""A freshly baked project passes its own `make install lint test` without edits, for every option set.
+
+Slow: each bake installs its dependencies with uv (from uv's cache after the first one).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import OPTION_SETS, TEMPLATE_DIR, cookiecutter_env, run_cookiecutter
+
+pytestmark = pytest.mark.slow
+
+
+def make(project_dir: Path, *args: str, timeout: int = 900, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the baked project's Makefile the way a user would, minus their keys (the demo must work without)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LANGSMITH_", "BOT_"))}
+    environment.pop("VIRTUAL_ENV", None)  # the template's own venv must not leak into the project's
+    environment.update(env)
+    return subprocess.run(
+        ["make", "-C", str(project_dir), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("option_set", sorted(OPTION_SETS))
+def test_baked_project_installs_lints_and_passes_its_tests(tmp_path: Path, option_set: str) -> None:
+    result = run_cookiecutter(tmp_path / "out", OPTION_SETS[option_set])
+    assert result.exit_code == 0, result.output
+    project = result.project_dir
+
+    proc = make(project, "install", "lint", "test")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert " passed" in proc.stdout and " failed" not in proc.stdout
+    assert (project / "uv.lock").is_file(), "make install must leave a uv.lock to commit"
+
+    help_text = make(project, "help").stdout
+    for target in ("install", "demo", "chat", "test", "lint"):
+        assert f"make {target}" in help_text
+
+
+def test_demo_answers_offline_with_sources(tmp_path: Path) -> None:
+    project = run_cookiecutter(tmp_path / "out", {}).project_dir
+    proc = make(project, "demo")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "Forgot password?" in proc.stdout
+    assert "[1] account-and-login.md" in proc.stdout
+    assert "answered by offline" in proc.stdout
+
+    # Quotes and shell metacharacters in a question reach the bot intact.
+    tricky = 'What does the "Plus" plan cost; $HOME `id`?'
+    proc = make(project, "chat", Q=tricky, PROVIDER="offline")
+    assert proc.returncode == 0, proc.stderr
+    assert "$8 per member per month" in proc.stdout
+    assert '"question": ' not in proc.stdout  # plain output, not JSON
+
+    # Without a key and without PROVIDER, chat still answers, and says once why it is offline.
+    proc = make(project, "chat", Q="How do I turn on two-factor authentication?")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("OPENAI_API_KEY is not set") == 1
+
+
+def test_template_demo_target(tmp_path: Path) -> None:
+    """The template README's first command: bake the default project and run it offline."""
+    env = cookiecutter_env()
+    env = {k: v for k, v in env.items() if not k.startswith(("OPENAI_", "LANGSMITH_", "BOT_", "VIRTUAL_ENV"))}
+    proc = subprocess.run(
+        ["make", "-C", str(TEMPLATE_DIR), "demo", f"DEMO_DIR={tmp_path / 'demo'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "Forgot password?" in proc.stdout and "Sources:" in proc.stdout
+    assert (tmp_path / "demo" / "my-chatbot" / "uv.lock").is_file()

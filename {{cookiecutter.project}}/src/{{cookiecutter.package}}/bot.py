@@ -1,0 +1,92 @@
+"""One bot turn: config -> retrieve -> render prompt -> model -> answer with its sources and provenance."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from {{ cookiecutter.package }}.config import BotConfig, load_config
+from {{ cookiecutter.package }}.knowledge import load_chunks
+from {{ cookiecutter.package }}.prompting import Message, PromptRenderer
+from {{ cookiecutter.package }}.providers import ChatRequest, Provider, choose_provider, make_provider
+from {{ cookiecutter.package }}.retrieval import Retriever
+
+
+@dataclass(frozen=True)
+class Source:
+    n: int  # the number the answer cites, as in [1]
+    source: str  # knowledge file, e.g. "billing-and-invoices.md"
+    title: str
+    heading: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    sources: list[Source]
+    provider: str  # who actually answered ("offline" after a fallback), never just what bot.yaml asked for
+    model: str
+    run_id: str
+    latency_ms: float
+    usage: dict[str, int] = field(default_factory=dict)
+    fallback_reason: str | None = None  # why the provider differs from bot.yaml, if it does
+    versions: dict[str, str] = field(default_factory=dict)  # content hashes of bot.yaml, prompt, knowledge
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Bot:
+    def __init__(self, config: BotConfig, provider: Provider, fallback_reason: str | None = None):
+        self.config = config
+        self.provider = provider
+        self.fallback_reason = fallback_reason
+        retrieval = config.retrieval
+        self.retriever = Retriever(load_chunks(config.knowledge_path, retrieval.chunk_words, retrieval.chunk_overlap))
+        self.prompts = PromptRenderer(config.system_prompt_path, config.prompt.variables)
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, *, fallback_to_offline: bool = True) -> Bot:
+        config = load_config(path)
+        name, reason = choose_provider(config, fallback_to_offline=fallback_to_offline)
+        return cls(config, make_provider(name, config), reason)
+
+    def answer(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        started = time.perf_counter()
+        retrieval = self.config.retrieval
+        passages = self.retriever.search(question, retrieval.top_k, retrieval.min_score, retrieval.min_coverage)
+        request = ChatRequest(
+            question=question,
+            messages=self.prompts.messages(question, passages, history),
+            passages=passages,
+            params=self.config.params,
+        )
+        completion = self.provider.complete(request, on_token=on_token)
+        return Answer(
+            question=question,
+            text=completion.text.strip(),
+            sources=[
+                Source(n, p.chunk.source, p.chunk.title, p.chunk.heading, round(p.score, 4))
+                for n, p in enumerate(passages, start=1)
+            ],
+            provider=self.provider.name,
+            model=completion.model,
+            run_id=str(uuid.uuid4()),
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            usage=completion.usage,
+            fallback_reason=self.fallback_reason,
+            versions=self.config.hashes,
+        )

@@ -1,0 +1,115 @@
+"""`{{ cookiecutter.project }}` command line: chat with the bot (one-shot or interactive){% if cookiecutter.http_api == "yes" %} and serve the HTTP API{% endif %}."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from {{ cookiecutter.package }}.bot import Answer, Bot
+from {{ cookiecutter.package }}.errors import FileError, ProviderError, under_github_actions
+
+EXIT_INTERRUPTED = 130
+HISTORY_TURNS = 6  # earlier exchanges sent along in interactive chat, so follow-up questions make sense
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except FileError as exc:
+        print(exc, file=sys.stderr)
+        if under_github_actions():
+            print(exc.github_annotations(), file=sys.stderr)
+        return exc.exit_code
+    except ProviderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project }}", description=__doc__)
+    parser.add_argument("--config", help="path to bot.yaml (default: $BOT_CONFIG or ./bot.yaml)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="ask one question, or chat interactively without one")
+    chat.add_argument("question", nargs="*", help="the question; omit it for an interactive session")
+    chat.add_argument("--json", action="store_true", help="print the whole answer record as JSON")
+    chat.set_defaults(run=_chat)
+{%- if cookiecutter.http_api == "yes" %}
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (POST /chat, GET /healthz)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+{%- endif %}
+    return parser
+
+
+def _chat(args: argparse.Namespace) -> int:
+    bot = Bot.from_config(args.config)
+    question = " ".join(args.question).strip()
+    if question:
+        _ask(bot, question, args.json)
+        return 0
+    return _interactive(bot, args.json)
+
+
+def _ask(bot: Bot, question: str, as_json: bool, history: list[dict[str, str]] | None = None) -> Answer:
+    if as_json:
+        answer = bot.answer(question, history)
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return answer
+    streamed = _stream_to(sys.stdout)
+    answer = bot.answer(question, history, on_token=streamed)
+    print()
+    print(format_sources(answer))
+    return answer
+
+
+def _interactive(bot: Bot, as_json: bool) -> int:
+    print(f"Chatting with {bot.provider.name} model {bot.provider.model}. Empty line or Ctrl-D quits.", file=sys.stderr)
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            print(file=sys.stderr)
+            return 0
+        if not question or question.lower() in {"exit", "quit"}:
+            return 0
+        answer = _ask(bot, question, as_json, history[-2 * HISTORY_TURNS :])
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        print()
+
+
+def format_sources(answer: Answer) -> str:
+    lines = ["", "Sources:"] if answer.sources else ["", "Sources: none (no passage was relevant enough)"]
+    for s in answer.sources:
+        where = f"{s.title} > {s.heading}" if s.heading else s.title
+        lines.append(f"  [{s.n}] {s.source}: {where}")
+    note = f"; {answer.fallback_reason}" if answer.fallback_reason else ""
+    lines.append(f"(answered by {answer.provider} model {answer.model} in {answer.latency_ms:.0f} ms{note})")
+    return "\n".join(lines)
+
+
+def _stream_to(stream) -> Callable[[str], None]:
+    def write(piece: str) -> None:
+        stream.write(piece)
+        stream.flush()
+
+    return write
+{%- if cookiecutter.http_api == "yes" %}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from {{ cookiecutter.package }}.api import create_app
+
+    uvicorn.run(create_app(args.config), host=args.host, port=args.port)
+    return 0
+{%- endif %}

@@ -1,0 +1,78 @@
+"""Load YAML while remembering the line of every key, so validation errors can say `path:line`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from {{ cookiecutter.package }}.errors import FileError
+
+Location = tuple[str | int, ...]
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def load_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
+    """Return the parsed document and a map from key path (e.g. ("retrieval", "top_k")) to 1-based line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileError(path, None, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise FileError(path, None, f"not UTF-8 text ({exc.reason})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise FileError(path, line, f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise FileError(path, None, f"invalid YAML: {exc}") from None
+    lines: dict[Location, int] = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, where: Location, lines: dict[Location, int]) -> None:
+    lines[where] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*where, str(key_node.value))
+            _index_lines(value_node, key, lines)
+            lines[key] = key_node.start_mark.line + 1  # the key's own line reads best in messages
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*where, index), lines)
+
+
+def line_of(lines: dict[Location, int], loc: Location) -> int | None:
+    """The line of the deepest known prefix of `loc` (a missing key is reported at its parent)."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def validate_file(path: Path, model: type[Model], data: Any, lines: dict[Location, int]) -> Model:
+    """Validate `data` with a pydantic model; every error becomes a located problem of one FileError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            field = ".".join(str(part) for part in loc) or "(top level)"
+            problems.append((line_of(lines, loc), f"{field}: {_plain(error)}"))
+        raise FileError(path, *problems[0], *problems[1:]) from None
+
+
+def _plain(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check the spelling; see the commented example file)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    return str(error["msg"])

@@ -1,0 +1,39 @@
+"""Shared fixtures: the project's own bot.yaml, a loopback OpenAI-compatible server, a clean environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BOT_YAML = PROJECT_ROOT / "bot.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's keys or endpoints: nothing can leave the machine by accident."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "BOT_PROVIDER", "BOT_CONFIG", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_openai(monkeypatch: pytest.MonkeyPatch):
+    """A running loopback server, with the SDK's own variables pointing at it."""
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        yield server
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A scratch copy of bot.yaml, prompts/ and knowledge/ that a test may edit freely."""
+    import shutil
+
+    for name in ("prompts", "knowledge"):
+        shutil.copytree(PROJECT_ROOT / name, tmp_path / name)
+    shutil.copy(BOT_YAML, tmp_path / "bot.yaml")
+    return tmp_path
