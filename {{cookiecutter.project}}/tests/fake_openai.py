@@ -37,6 +37,15 @@ class Hang:
 Action = Text | Fault | Hang
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True  # a hung handler must not block shutdown
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gives up (timeout, retry) resets its connection: expected here, and printing it
+        # would pollute the stderr that tests assert on.
+        pass
+
+
 def echo_last_user_message(body: dict) -> Action:
     return Text(f"echo: {body['messages'][-1]['content']}")
 
@@ -47,8 +56,7 @@ class FakeOpenAI:
         self.script: deque[Action] = deque()
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True  # a hung handler must not block shutdown
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

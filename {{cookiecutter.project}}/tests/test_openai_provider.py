@@ -61,7 +61,7 @@ def test_429_with_retry_after_is_retried(fake_openai: FakeOpenAI, project_copy: 
 
 
 def test_500s_exhaust_retries_then_fail_clearly(fake_openai: FakeOpenAI, project_copy: Path) -> None:
-    fake_openai.push(*[Fault(500, {"Retry-After": "0"}) for _ in range(3)])
+    fake_openai.push(*[Fault(500, {"Retry-After": "0.01"}) for _ in range(3)])
     with pytest.raises(ProviderError, match=r"HTTP 500 after 2 retries") as caught:
         _bot(project_copy, max_retries=2).answer("How do I reset my password?")
     assert len(fake_openai.requests) == 3
