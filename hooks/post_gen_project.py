@@ -62,7 +62,7 @@ def next_steps(project: str) -> str:
         [
             f"Created {project}. Next steps:",
             f"  cd {project}",
-            "  make demo   # install, then answer a sample question offline (no key needed)",
+            "  make demo   # install, then run the bot, its evals and the gate offline (no key needed)",
             "  make test   # run the tests",
         ]
     )

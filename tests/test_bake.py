@@ -46,17 +46,65 @@ PACKAGE_FILES = {
     "providers/offline.py",
     "providers/openai_chat.py",
     "retrieval.py",
-    "yamlfile.py",
 }
 TEST_FILES = {
-    "tests/__init__.py",
-    "tests/conftest.py",
-    "tests/fake_openai.py",
-    "tests/test_cli.py",
-    "tests/test_config.py",
-    "tests/test_offline_provider.py",
-    "tests/test_openai_provider.py",
-    "tests/test_retrieval.py",
+    f"tests/{name}.py"
+    for name in (
+        "__init__",
+        "conftest",
+        "fake_openai",
+        "test_cli",
+        "test_config",
+        "test_eval_inputs",
+        "test_eval_run",
+        "test_eval_store",
+        "test_gate",
+        "test_offline_provider",
+        "test_openai_provider",
+        "test_reports",
+        "test_retrieval",
+        "test_stats",
+    )
+}
+# The generic packages: copied verbatim (never rendered), so they can be updated from the template.
+GENERIC_FILES = {"src/yamlcheck/__init__.py"} | {
+    f"src/evalharness/{name}.py"
+    for name in (
+        "__init__",
+        "__main__",
+        "calls",
+        "cli",
+        "datasets",
+        "gate",
+        "merge",
+        "metrics/__init__",
+        "metrics/build",
+        "metrics/deterministic",
+        "metrics/judge",
+        "progress",
+        "pytest_plugin",
+        "report/__init__",
+        "report/fmt",
+        "report/html",
+        "report/junit",
+        "report/markdown",
+        "report/svg",
+        "report/tables",
+        "results",
+        "runner",
+        "session",
+        "settings",
+        "stats",
+        "summary",
+        "target",
+    )
+}
+EVAL_FILES = {
+    "evals/conftest.py",
+    "evals/datasets/support.yaml",
+    "evals/eval.yaml",
+    "evals/target.py",
+    "evals/test_support.py",
 }
 TOP_LEVEL = {
     ".cookiecutter.json",
@@ -72,7 +120,8 @@ TOP_LEVEL = {
 
 def expected_files(answers: dict[str, str]) -> set[str]:
     package = answers.get("package", "my_chatbot")
-    files = TOP_LEVEL | KNOWLEDGE | TEST_FILES | {f"src/{package}/{name}" for name in PACKAGE_FILES}
+    files = TOP_LEVEL | KNOWLEDGE | TEST_FILES | GENERIC_FILES | EVAL_FILES
+    files |= {f"src/{package}/{name}" for name in PACKAGE_FILES}
     if answers.get("http_api", "yes") == "yes":
         files |= {f"src/{package}/api.py", "tests/test_api.py"}
     return files
@@ -137,7 +186,7 @@ def test_answers_land_where_they_belong(baked: tuple[dict[str, str], BakeResult]
     replay = json.loads(result.read(".cookiecutter.json"))["cookiecutter"]
     assert replay["project"] == project and replay["package"] == package
     makefile = result.read("Makefile")
-    for target in ("help", "install", "demo", "chat", "test", "lint"):
+    for target in ("help", "install", "demo", "chat", "test", "lint", "eval", "gate", "report", "merge"):
         assert re.search(rf"^{target}:.*## ", makefile, re.MULTILINE), target
     assert ("\nserve:" in makefile) == (answers.get("http_api", "yes") == "yes")
 
@@ -145,3 +194,11 @@ def test_answers_land_where_they_belong(baked: tuple[dict[str, str], BakeResult]
 def test_prompt_templates_are_copied_unrendered(bake) -> None:
     result = bake()
     assert "{% for p in passages %}" in result.read("prompts/system.md.j2")
+
+
+def test_generic_packages_have_no_project_names(bake) -> None:
+    """The harness is the same in every baked project: it can be updated from the template as a whole."""
+    default, custom = bake(), bake(**OPTION_SETS["custom"])
+    for name in sorted(GENERIC_FILES):
+        assert default.read(name) == custom.read(name), name
+        assert "my_chatbot" not in default.read(name) and "acme" not in custom.read(name)

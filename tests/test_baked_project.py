@@ -5,6 +5,7 @@ Slow: each bake installs its dependencies with uv (from uv's cache after the fir
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_baked_project_installs_lints_and_passes_its_tests(tmp_path: Path, optio
     assert (project / "uv.lock").is_file(), "make install must leave a uv.lock to commit"
 
     help_text = make(project, "help").stdout
-    for target in ("install", "demo", "chat", "test", "lint"):
+    for target in ("install", "demo", "chat", "test", "lint", "eval", "gate", "report", "merge"):
         assert f"make {target}" in help_text
 
 
@@ -80,4 +81,10 @@ def test_template_demo_target(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "Forgot password?" in proc.stdout and "Sources:" in proc.stdout
-    assert (tmp_path / "demo" / "my-chatbot" / "uv.lock").is_file()
+    demo = tmp_path / "demo" / "my-chatbot"
+    assert (demo / "uv.lock").is_file()
+    # Then the evals, twice (the second from the cache), and the gate's report.
+    assert "model calls: 0 live, 50 cached" in proc.stdout
+    assert "<!-- eval-gate-report -->" in proc.stdout
+    verdict = json.loads((demo / "results" / "demo" / "verdict.json").read_text(encoding="utf-8"))
+    assert verdict["verdict"] in ("PASS", "INCONCLUSIVE") and verdict["exit_code"] == 0

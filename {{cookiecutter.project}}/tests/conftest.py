@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,19 @@ def fake_openai(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A scratch copy of bot.yaml, prompts/ and knowledge/ that a test may edit freely."""
-    import shutil
-
-    for name in ("prompts", "knowledge"):
-        shutil.copytree(PROJECT_ROOT / name, tmp_path / name)
+    """A scratch copy of bot.yaml, prompts/, knowledge/ and evals/ that a test may edit freely."""
+    for name in ("prompts", "knowledge", "evals"):
+        shutil.copytree(PROJECT_ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(BOT_YAML, tmp_path / "bot.yaml")
     return tmp_path
+
+
+@pytest.fixture
+def eval_project(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The project copy as the working directory, evaluated offline, with its own results dir and cache."""
+    monkeypatch.chdir(project_copy)
+    monkeypatch.setenv("BOT_PROVIDER", "offline")
+    monkeypatch.setenv("EVAL_CACHE", str(project_copy / ".eval-cache" / "calls.sqlite"))
+    for name in ("RESULTS", "BASELINE", "MODEL_MODE", "SHARD", "REPEATS", "JUDGE_API_KEY", "JUDGE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return project_copy

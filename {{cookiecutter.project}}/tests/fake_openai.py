@@ -178,3 +178,18 @@ def _chunk(model: str, delta: dict | None, finish: str | None) -> dict:
         "model": model,
         "choices": choices,
     }
+
+
+def judge_reply(score: float = 8) -> Callable[[dict], Action]:
+    """A stand-in judge: one JSON object that satisfies every deepeval judge step (GEval's score on a 0-10
+    scale, relevancy statements and verdicts, faithfulness truths, claims and verdicts, reasons)."""
+    payload = {
+        "reason": "stand-in judge",
+        "score": score,
+        "steps": ["check the facts"],
+        "statements": ["the answer states the fact"],
+        "truths": ["the context states the fact"],
+        "claims": ["the answer claims the fact"],
+        "verdicts": [{"verdict": "yes", "reason": None}],
+    }
+    return lambda body: Text(json.dumps(payload))

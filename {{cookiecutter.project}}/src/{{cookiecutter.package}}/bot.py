@@ -22,6 +22,7 @@ class Source:
     title: str
     heading: str
     score: float
+    text: str  # the passage itself, so a client (or an eval) can show what the answer rests on
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Bot:
             question=question,
             text=completion.text.strip(),
             sources=[
-                Source(n, p.chunk.source, p.chunk.title, p.chunk.heading, round(p.score, 4))
+                Source(n, p.chunk.source, p.chunk.title, p.chunk.heading, round(p.score, 4), p.chunk.text)
                 for n, p in enumerate(passages, start=1)
             ],
             provider=self.provider.name,

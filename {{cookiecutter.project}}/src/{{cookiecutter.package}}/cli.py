@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from {{ cookiecutter.package }}.bot import Answer, Bot
-from {{ cookiecutter.package }}.errors import FileError, ProviderError, under_github_actions
+from {{ cookiecutter.package }}.errors import FileError, ProviderError, report_file_error
 
 EXIT_INTERRUPTED = 130
 HISTORY_TURNS = 6  # earlier exchanges sent along in interactive chat, so follow-up questions make sense
@@ -19,10 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except FileError as exc:
-        print(exc, file=sys.stderr)
-        if under_github_actions():
-            print(exc.github_annotations(), file=sys.stderr)
-        return exc.exit_code
+        return report_file_error(exc)
     except ProviderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

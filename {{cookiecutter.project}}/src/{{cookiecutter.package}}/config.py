@@ -9,9 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from yamlcheck import load_yaml, validate_file
+
 from {{ cookiecutter.package }}.errors import FileError
 from {{ cookiecutter.package }}.fingerprint import file_sha256, tree_sha256
-from {{ cookiecutter.package }}.yamlfile import load_yaml, validate_file
 
 DEFAULT_CONFIG = "bot.yaml"
 PROVIDERS = ("openai", "offline")

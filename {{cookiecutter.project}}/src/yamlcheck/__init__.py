@@ -1,17 +1,47 @@
-"""Load YAML while remembering the line of every key, so validation errors can say `path:line`."""
+"""YAML files checked against pydantic models, with every problem reported as `path:line: message`.
+
+Shared by the bot (bot.yaml) and the eval harness (datasets, eval config); depends on neither.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from {{ cookiecutter.package }}.errors import FileError
-
 Location = tuple[str | int, ...]
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class FileError(Exception):
+    """Problems in one user file, each located as `path:line: message` so editors and CI can jump to it."""
+
+    exit_code = 2  # bad input: the user must fix the file
+
+    def __init__(self, path: str | Path, line: int | None, message: str, *more: tuple[int | None, str]):
+        super().__init__(message)
+        self.path = Path(path)
+        self.problems: list[tuple[int | None, str]] = [(line, message), *more]
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0][0]
+
+    def __str__(self) -> str:
+        where = display_path(self.path)
+        return "\n".join(f"{where}:{line}: {msg}" if line else f"{where}: {msg}" for line, msg in self.problems)
+
+    def github_annotations(self) -> str:
+        """The same problems as GitHub Actions workflow commands, so they show on the PR diff."""
+        out = []
+        for line, msg in self.problems:
+            where = f"file={display_path(self.path)}" + (f",line={line}" if line else "")
+            out.append(f"::error {where}::{_escape_annotation(msg)}")
+        return "\n".join(out)
 
 
 def load_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
@@ -76,3 +106,27 @@ def _plain(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return "required key is missing"
     return str(error["msg"])
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when possible: short, and what CI annotations expect."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def report(error: FileError) -> int:
+    """Print a FileError for people (and, under GitHub Actions, as annotations); return its exit code."""
+    print(error, file=sys.stderr)
+    if under_github_actions():
+        print(error.github_annotations(), file=sys.stderr)
+    return error.exit_code
+
+
+def under_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _escape_annotation(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -1,0 +1,68 @@
+"""How the eval harness drives this bot: the only file that knows both (the harness stays generic).
+
+Every model call is routed through the harness's ModelCalls (cache, rate limit, counters) by wrapping
+the bot's provider; the bot itself is unchanged and never imports the harness.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict
+
+from evalharness.calls import ModelCalls
+from evalharness.target import TargetOutput
+
+from {{ cookiecutter.package }}.bot import Bot
+from {{ cookiecutter.package }}.providers import ChatRequest, Completion, Provider
+
+
+class CachedProvider:
+    """The bot's provider, with each call going through the harness (and its timing remembered)."""
+
+    def __init__(self, inner: Provider, calls: ModelCalls):
+        self.inner, self.calls = inner, calls
+        self.name, self.model = inner.name, inner.model
+        self.last = threading.local()  # per worker thread: the last call's recorded latency and wall time
+
+    def complete(self, request: ChatRequest, on_token=None) -> Completion:
+        key = {
+            "provider": self.name,
+            "model": self.model,
+            "messages": request.messages,
+            "params": request.params.model_dump(),
+        }
+        started = time.perf_counter()
+        record = self.calls.call("model", key, lambda: asdict(self.inner.complete(request)))
+        self.last.wall_ms = (time.perf_counter() - started) * 1000
+        self.last.recorded_ms, self.last.cached = record.pop("latency_ms"), record.pop("cached")
+        return Completion(**record)
+
+
+class BotTarget:
+    def __init__(self, calls: ModelCalls):
+        # An eval never falls back to offline silently: without a key the openai provider fails here (exit 3).
+        self.bot = Bot.from_config(fallback_to_offline=False)
+        self.provider_wrapper = CachedProvider(self.bot.provider, calls)
+        self.bot.provider = self.provider_wrapper
+        self.provider, self.model = self.provider_wrapper.name, self.provider_wrapper.model
+        self.versions = self.bot.config.hashes
+
+    def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput:
+        last = self.provider_wrapper.last
+        last.wall_ms, last.recorded_ms, last.cached = 0.0, 0.0, False  # in case no model call is made
+        answer = self.bot.answer(question, history)
+        return TargetOutput(
+            answer=answer.text,
+            sources=[s.source for s in answer.sources],
+            contexts=[s.text for s in answer.sources],
+            provider=answer.provider,
+            model=answer.model,
+            latency_ms=round(answer.latency_ms - last.wall_ms + last.recorded_ms, 1),
+            usage=answer.usage,
+            cached=last.cached,
+        )
+
+
+def make_target(calls: ModelCalls) -> BotTarget:
+    return BotTarget(calls)

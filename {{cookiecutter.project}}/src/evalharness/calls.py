@@ -1,0 +1,153 @@
+"""Model and judge calls: a sqlite cache, a rate limit for live calls, and counters.
+
+Cache key: provider, model, the full messages (or judge prompt), params, seed and the repeat index, so
+repeats of a noisy model stay distinct while an unchanged run replays exactly. Errors are never cached.
+The latency of the original call is stored and replayed, so latency metrics and budgets give the same
+verdict whether an answer came from the model or from the cache.
+
+Modes: live (use the cache, call on a miss), replay (cache only: a miss is "not evaluated"),
+refresh (always call, overwrite the cache).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Mode = Literal["live", "replay", "refresh"]
+MODES: tuple[Mode, ...] = ("live", "replay", "refresh")
+
+# Which repeat of which case is being evaluated on this thread: part of every cache key.
+current_repeat: contextvars.ContextVar[int] = contextvars.ContextVar("current_repeat", default=0)
+
+
+class NotEvaluated(Exception):
+    """Replay mode and the call is not in the cache: the case is neither passed nor failed."""
+
+
+class RateLimiter:
+    """At most `per_minute` calls, spread evenly (a token bucket with a burst of one second's worth)."""
+
+    def __init__(self, per_minute: float):
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                wait = (1 - self.tokens) / self.rate
+            time.sleep(wait)
+
+
+@dataclass
+class CallStats:
+    live: int = 0
+    cached: int = 0
+    errors: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)  # live calls per kind ("model", "judge")
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)  # "kind:model" -> prompt/completion tokens
+
+
+class ModelCalls:
+    """The one door every model and judge call of an eval run goes through."""
+
+    def __init__(self, cache_path: Path | None, mode: Mode = "live", per_minute: float = 600):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self.mode = mode
+        self.limiter = RateLimiter(per_minute)
+        self.stats = CallStats()
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if cache_path is not None:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(cache_path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, value TEXT, created REAL)"
+            )
+
+    def call(self, kind: str, key_material: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Return the cached record for this call, or compute it (a JSON-able dict) and cache it.
+
+        The returned record gets `latency_ms` (of the original call) and `cached` (True when replayed).
+        """
+        key = cache_key(kind, key_material, current_repeat.get())
+        if self.mode != "refresh":
+            hit = self._get(key)
+            if hit is not None:
+                with self._lock:
+                    self.stats.cached += 1
+                self._count(kind, hit)
+                return {**hit, "cached": True}
+        if self.mode == "replay":
+            raise NotEvaluated(f"{kind} call not in the cache (replay mode)")
+        self.limiter.acquire()
+        started = time.perf_counter()
+        try:
+            record = compute()
+        except Exception:
+            with self._lock:
+                self.stats.errors += 1
+            raise  # never cached: the next run tries again
+        record = {**record, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+        self._put(key, kind, record)
+        with self._lock:
+            self.stats.live += 1
+            self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+        self._count(kind, record)
+        return {**record, "cached": False}
+
+    def _count(self, kind: str, record: dict[str, Any]) -> None:
+        """Token totals per (kind, model), cached calls included: their cost is what the run is worth."""
+        if not record.get("usage"):
+            return
+        with self._lock:
+            total = self.stats.tokens.setdefault(
+                f"{kind}:{record.get('model', '')}", {"prompt_tokens": 0, "completion_tokens": 0}
+            )
+            for name in total:
+                total[name] += int(record["usage"].get(name, 0) or 0)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        if self._db is None:
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def _put(self, key: str, kind: str, record: dict[str, Any]) -> None:
+        if self._db is None:
+            return
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO calls (key, kind, value, created) VALUES (?, ?, ?, ?)",
+                (key, kind, json.dumps(record, sort_keys=True), time.time()),
+            )
+
+
+def cache_key(kind: str, key_material: dict[str, Any], repeat: int) -> str:
+    payload = json.dumps({"kind": kind, "repeat": repeat, **key_material}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()

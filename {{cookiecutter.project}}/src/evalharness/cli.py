@@ -1,0 +1,162 @@
+"""`python -m evalharness run | gate | report | merge`: what the Makefile targets call.
+
+Exit codes: 0 ok / pass, 1 quality fail (gate), 2 bad input or config, 3 infrastructure error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalharness.gate import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
+from evalharness.runner import RunOutcome
+from yamlcheck import FileError
+from yamlcheck import report as report_file_error
+
+os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "1")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except FileError as exc:
+        return report_file_error(exc)
+    except ValueError as exc:  # bad arguments, e.g. SHARD=5/2
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evalharness", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the eval suites into a results dir (resumes an interrupted run)")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, e.g. -k refund")
+    run.set_defaults(command=_run)
+
+    gate = commands.add_parser("gate", help="compare a results dir with a baseline and write the verdict")
+    gate.add_argument("--results", type=Path, default=None)
+    gate.add_argument("--baseline", type=Path, default=None, help="omit for absolute thresholds only")
+    gate.add_argument("--mode", choices=("pr", "release", "nightly"), default="pr")
+    gate.set_defaults(command=_gate)
+
+    report = commands.add_parser("report", help="re-render the reports of a results dir (same verdict as gate)")
+    report.add_argument("--results", type=Path, default=None)
+    report.add_argument("--baseline", type=Path, default=None)
+    report.add_argument("--mode", choices=("pr", "release", "nightly"), default="pr")
+    report.set_defaults(command=_report)
+
+    merge = commands.add_parser("merge", help="join shard results dirs into one")
+    merge.add_argument("output", type=Path)
+    merge.add_argument("shards", type=Path, nargs="+")
+    merge.set_defaults(command=_merge)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from evalharness.pytest_plugin import SESSION_KEY
+    from evalharness.session import EvalSession, RunOptions
+
+    session = EvalSession.prepare(RunOptions.from_env())  # bad datasets or config: exit 2, nothing written
+    try:
+        session.connect()
+    except FileError:
+        raise
+    except Exception as exc:  # the target could not start: a missing key, an unreachable dependency
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+
+    class _Session:
+        @staticmethod
+        def pytest_configure(config: pytest.Config) -> None:
+            config.stash[SESSION_KEY] = session
+
+    code = pytest.main(
+        [
+            *("evals", "-m", "eval", "-q", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
+            *("-p", "no:deepeval"),
+            *("-W", "ignore::pytest.PytestAssertRewriteWarning"),  # the harness is imported before pytest starts
+            *args.pytest_args,
+        ],
+        plugins=[_Session()],
+    )
+    if code in (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        print("error: no eval case was selected or pytest could not run (see above)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if code == pytest.ExitCode.INTERRUPTED:
+        return EXIT_INFRA
+    outcome, summary = session.outcome, session.summary
+    if outcome is None:
+        return EXIT_BAD_INPUT
+    print(_one_line(session.options.results, summary, outcome))
+    if code == pytest.ExitCode.TESTS_FAILED and not outcome.errors:
+        print("eval: cases below their per-case thresholds are data for the gate, not a failed run (see make gate)")
+    if outcome.errors or outcome.aborted:
+        print(
+            f"error: {outcome.errors} case(s) hit infrastructure errors"
+            + (" and the run stopped early" if outcome.aborted else "")
+            + " (model or judge unreachable?): not a quality verdict. Re-run to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INFRA
+    return EXIT_PASS
+
+
+def _one_line(results: Path, summary: dict, outcome: RunOutcome) -> str:
+    calls = summary.get("model_calls", {})
+    return (
+        f"eval: {summary.get('cases')} cases ({outcome.ran} run now, {outcome.skipped_done} already done)"
+        f" -> {results}; "
+        f"model calls: {calls.get('live', 0)} live, {calls.get('cached', 0)} cached; "
+        f"answered by {', '.join(summary.get('providers', [])) or 'nobody'}"
+    )
+
+
+def _gate(args: argparse.Namespace) -> int:
+    verdict = _verdict(args)
+    from evalharness.report import markdown
+
+    print(markdown(verdict))
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as handle:
+            handle.write(markdown(verdict) + "\n")
+    print(f"verdict: {verdict['verdict']} (exit {verdict['exit_code']}); reports in {_results(args)}", file=sys.stderr)
+    return verdict["exit_code"]
+
+
+def _report(args: argparse.Namespace) -> int:
+    verdict = _verdict(args)
+    print(f"reports written to {_results(args)} (verdict {verdict['verdict']})")
+    return EXIT_PASS
+
+
+def _verdict(args: argparse.Namespace) -> dict:
+    from evalharness.gate import evaluate
+    from evalharness.report import write_reports
+    from evalharness.settings import DEFAULT_EVAL_CONFIG, load_settings
+
+    settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
+    baseline = args.baseline or (Path(os.environ["BASELINE"]) if os.environ.get("BASELINE") else None)
+    verdict = evaluate(settings, _results(args), baseline, args.mode)
+    write_reports(_results(args), verdict)
+    return verdict
+
+
+def _results(args: argparse.Namespace) -> Path:
+    return args.results or Path(os.environ.get("RESULTS") or "results/latest")
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from evalharness.merge import merge
+
+    summary = merge(args.output, args.shards)
+    print(json.dumps({"merged": str(args.output), "cases": summary["cases"], "units": summary["units"]}))
+    return EXIT_PASS

@@ -1,0 +1,89 @@
+"""Eval datasets (evals/datasets/*.yaml): cases with an input and what a good answer must (not) contain."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from evalharness.settings import ALL_METRICS
+from yamlcheck import FileError, load_yaml, validate_file
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Message(_Strict):
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+class Expectations(_Strict):
+    facts: list[str] = []  # phrases a correct answer contains (case-insensitive)
+    forbidden: list[str] = []  # phrases it must never contain (leaks, wrong claims, injected text)
+    sources: list[str] = []  # knowledge files retrieval should find
+    refuse: bool | None = False  # true: out of scope, answer "I don't know"; null: either is fine
+
+
+class Case(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")
+    input: str | None = Field(None, min_length=1)
+    messages: list[Message] | None = Field(None, min_length=1)  # a conversation; the last turn is the user's
+    expect: Expectations = Expectations()
+    reference: str | None = None  # an ideal answer, for the LLM-judged correctness metric
+    tags: list[str] = []
+    thresholds: dict[Literal[ALL_METRICS], Annotated[float, Field(ge=0.0, le=1.0)]] = {}  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _one_input(self) -> Case:
+        if (self.input is None) == (self.messages is None):
+            raise ValueError("give exactly one of `input` (a question) or `messages` (a conversation)")
+        if self.messages is not None and self.messages[-1].role != "user":
+            raise ValueError("the last message must be the user's")
+        return self
+
+    @property
+    def question(self) -> str:
+        return self.input if self.input is not None else self.messages[-1].content
+
+    @property
+    def history(self) -> list[dict[str, str]]:
+        return [m.model_dump() for m in self.messages[:-1]] if self.messages else []
+
+
+class DatasetFile(_Strict):
+    description: str = ""
+    cases: list[Case]
+
+
+class Dataset(BaseModel):
+    path: Path
+    cases: list[Case]
+    sha256: str  # content hash: part of the identity of every results dir
+
+
+def load_dataset(path: Path, knowledge_dir: Path | None = None) -> Dataset:
+    data, lines = load_yaml(path)
+    parsed = validate_file(path, DatasetFile, data, lines)
+    if not parsed.cases:
+        raise FileError(path, lines.get(("cases",)), "cases: the dataset is empty; add at least one case")
+    problems: list[tuple[int | None, str]] = []
+    first_seen: dict[str, int] = {}
+    for index, case in enumerate(parsed.cases):
+        line = lines.get(("cases", index, "id"))
+        if case.id in first_seen:
+            problems.append(
+                (line, f"cases[{index}].id: duplicate id {case.id!r} (first used on line {first_seen[case.id]})")
+            )
+        first_seen.setdefault(case.id, line or 0)
+        if knowledge_dir is not None:
+            for j, source in enumerate(case.expect.sources):
+                if not (knowledge_dir / source).is_file():
+                    where = lines.get(("cases", index, "expect", "sources", j))
+                    problems.append((where, f"cases[{index}].expect.sources: no such knowledge file: {source}"))
+    if problems:
+        raise FileError(path, *problems[0], *problems[1:])
+    return Dataset(path=path, cases=parsed.cases, sha256=hashlib.sha256(path.read_bytes()).hexdigest())

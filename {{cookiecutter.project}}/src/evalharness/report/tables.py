@@ -1,0 +1,126 @@
+"""The report tables as plain text rows, built once: markdown and HTML only differ in how they escape and draw them.
+
+Each builder returns (header, rows); a last column named "verdict" holds the verdict word (HTML colors it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evalharness.report import fmt
+
+Table = tuple[list[str], list[list[Any]]]
+
+CASE_LISTS = [  # (title, verdict key, why it matters)
+    ("Not evaluated", "not_evaluated", "cache misses in replay mode: the verdict needs a live run"),
+    ("Only in head", "only_in_head", "new cases: not paired, so not in the comparison"),
+    ("Only in baseline", "only_in_baseline", "removed cases: not paired, so not in the comparison"),
+]
+ERRORS_EXPLAINED = (
+    "The model, the judge or the network failed on these units. Errors are not a quality verdict: the gate exits "
+    "with code 3 so that CI does not read them as a regression. Re-run to resume; finished units are kept."
+)
+
+
+def metrics(verdict: dict[str, Any]) -> Table:
+    rows = verdict.get("metrics") or []
+    if not verdict.get("baseline"):
+        header = ["metric", "head", "cases", "tolerance", "verdict"]
+        return header, [
+            [m.get("name"), fmt.score(m.get("head_mean")), m.get("n_head", 0), fmt.score(m.get("tolerance")), _word(m)]
+            for m in rows
+        ]
+    header = ["metric", "base", "head", "delta", "interval", "tolerance", "pairs", "verdict"]
+    return header, [
+        [
+            m.get("name"),
+            fmt.score(m.get("base_mean")),
+            fmt.score(m.get("head_mean")),
+            fmt.signed(m.get("delta")),
+            fmt.interval(m.get("lower"), m.get("upper")),
+            fmt.score(m.get("tolerance")),
+            m.get("n_pairs", 0),
+            _word(m),
+        ]
+        for m in rows
+    ]
+
+
+def _word(row: dict[str, Any]) -> str:
+    verdict = str(row.get("verdict", fmt.MISSING))
+    return f"{verdict} ({row['skipped_reason']})" if row.get("skipped_reason") else verdict
+
+
+def metric_note(verdict: dict[str, Any]) -> str:
+    return (
+        "delta = head - base over the cases both runs scored; interval = one-sided bounds at the Holm-adjusted "
+        f"level (family alpha = {verdict.get('alpha')}). FAIL when the upper bound is below -tolerance, PASS when "
+        "the lower bound is at or above it."
+    )
+
+
+def power_notes(verdict: dict[str, Any]) -> list[str]:
+    """Why an INCONCLUSIVE metric is inconclusive: the smallest drop this many pairs would reliably catch."""
+    return [
+        f"{m.get('name')}: with {m.get('n_pairs')} pair(s) only drops of {fmt.score(m['mde'])} or more are reliably "
+        "caught (80% power); more cases or repeats narrow the interval."
+        for m in verdict.get("metrics") or []
+        if m.get("verdict") == "INCONCLUSIVE" and fmt.number(m.get("mde")) is not None
+    ]
+
+
+def thresholds(verdict: dict[str, Any]) -> Table:
+    header = ["metric", "kind", "value", "minimum", "interval", "cases", "verdict"]
+    return header, [
+        [
+            t.get("metric"),
+            str(t.get("kind", "")).replace("_", " "),
+            fmt.score(t.get("value")),
+            fmt.score(t.get("minimum")),
+            f"{fmt.score(t.get('lower'))} .. {fmt.score(t.get('upper'))}",
+            t.get("n"),
+            t.get("verdict"),
+        ]
+        for t in verdict.get("thresholds") or []
+    ]
+
+
+def budgets(verdict: dict[str, Any]) -> Table:
+    rows = []
+    for b in verdict.get("budgets") or []:
+        name = str(b.get("name"))
+        rows.append(
+            [name, fmt.budget_value(name, b.get("value")), fmt.budget_value(name, b.get("limit")), b.get("verdict")]
+        )
+    return ["budget", "value", "limit", "verdict"], rows
+
+
+def errors(verdict: dict[str, Any]) -> Table:
+    rows = [
+        [e.get("case"), e.get("repeat"), e.get("metric") or "(answer)", e.get("reason")]
+        for e in verdict.get("errors") or []
+    ]
+    return ["case", "repeat", "metric", "reason"], rows
+
+
+def runs(verdict: dict[str, Any]) -> Table:
+    return fmt.RUN_HEADER, [[label, *fmt.run_cells(side)] for label, side in fmt.side_rows(verdict)]
+
+
+def skipped(verdict: dict[str, Any]) -> Table:
+    rows = [
+        [metric, reason, count]
+        for metric, reasons in sorted((verdict.get("skipped") or {}).items())
+        for reason, count in sorted((reasons or {}).items())
+    ]
+    return ["metric", "reason", "units"], rows
+
+
+def regression_summary(r: dict[str, Any]) -> str:
+    return (
+        f"{fmt.clip(r.get('case'), 120)} · {r.get('metric')} · {fmt.signed(r.get('delta'))} "
+        f"({fmt.score(r.get('base'))} → {fmt.score(r.get('head'))})"
+    )
+
+
+REGRESSION_TEXTS = (("Input", "input"), ("Baseline answer", "base_answer"), ("Head answer", "head_answer"))

@@ -1,0 +1,158 @@
+"""Run eval units (case x repeat) concurrently, appending each result as it finishes."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from evalharness.calls import NotEvaluated, current_repeat
+from evalharness.datasets import Case
+from evalharness.metrics import Metric, MetricResult
+from evalharness.progress import Progress
+from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir
+from evalharness.target import Target, TargetOutput
+
+# After this many infrastructure errors in a row, stop: the model or judge is down, and waiting out a
+# timeout for every remaining case would only delay the same answer (exit 3).
+MAX_CONSECUTIVE_ERRORS = 5
+
+
+@dataclass(frozen=True)
+class Unit:
+    suite: str
+    case: Case
+    repeat: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.suite, self.case.id, self.repeat
+
+
+def in_shard(suite: str, case_id: str, shard: tuple[int, int]) -> bool:
+    """Deterministic and stable under dataset edits: a case's shard depends only on its own id."""
+    index, count = shard
+    digest = hashlib.sha256(f"{suite}/{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
+
+
+@dataclass
+class RunOutcome:
+    ran: int
+    skipped_done: int
+    errors: int
+    not_evaluated: int
+    aborted: bool
+
+
+class Runner:
+    def __init__(self, target: Target, results: ResultsDir, metrics: dict[str, Sequence[Metric]], concurrency: int):
+        self.target, self.results = target, results
+        self.metrics = metrics  # suite -> its metrics
+        self.concurrency = concurrency
+        self._lock = threading.Lock()
+        self._consecutive_errors = 0
+
+    def run(self, units: Iterable[Unit], label: str = "eval") -> RunOutcome:
+        units = list(units)
+        done = self.results.completed_units()
+        pending = [u for u in units if u.key not in done]
+        progress = Progress(len(pending), label)
+        outcome = RunOutcome(ran=0, skipped_done=len(units) - len(pending), errors=0, not_evaluated=0, aborted=False)
+        queue = iter(pending)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="eval") as pool:
+            running: set[Future] = set()
+            while True:
+                while len(running) < self.concurrency * 2 and not outcome.aborted:
+                    unit = next(queue, None)
+                    if unit is None:
+                        break
+                    running.add(pool.submit(self._evaluate, unit))
+                if not running:
+                    break
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    status = future.result()
+                    outcome.ran += 1
+                    outcome.errors += status == "error"
+                    outcome.not_evaluated += status == "not_evaluated"
+                    progress.advance(ok=status == "ok")
+                    if self._consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+                        outcome.aborted = True
+        progress.close()
+        return outcome
+
+    def _evaluate(self, unit: Unit) -> str:
+        """Evaluate one unit; returns its status. Never raises: every problem becomes a recorded row."""
+        attempt = uuid.uuid4().hex[:12]
+        token = current_repeat.set(unit.repeat)
+        base = {"suite": unit.suite, "case": unit.case.id, "repeat": unit.repeat, "attempt": attempt}
+        try:
+            output = self.target(unit.case.question, unit.case.history)
+        except NotEvaluated as exc:
+            return self._record_without_output(unit, base, "not_evaluated", str(exc))
+        except Exception as exc:  # the system under test failed: infrastructure, not quality
+            return self._record_without_output(unit, base, "error", f"{type(exc).__name__}: {exc}")
+        finally:
+            current_repeat.reset(token)
+        token = current_repeat.set(unit.repeat)
+        try:
+            statuses = []
+            for metric in self.metrics[unit.suite]:
+                if not metric.applies(unit.case):
+                    continue
+                result = metric.measure(unit.case, output)
+                statuses.append(result.status)
+                self.results.append(RESULTS_FILE, {**base, **_metric_row(metric, result, output)})
+        finally:
+            current_repeat.reset(token)
+        status = "error" if "error" in statuses else "not_evaluated" if "not_evaluated" in statuses else "ok"
+        self.results.append(OUTPUTS_FILE, {**base, **_output_row(unit, output), "status": status})
+        self._note(status)
+        return status
+
+    def _record_without_output(self, unit: Unit, base: dict, status: str, reason: str) -> str:
+        for metric in self.metrics[unit.suite]:
+            if metric.applies(unit.case):
+                result = MetricResult(status=status, reason=reason)
+                self.results.append(RESULTS_FILE, {**base, **_metric_row(metric, result, None)})
+        row = {**base, "status": status, "reason": reason, "input": unit.case.question, "tags": unit.case.tags}
+        self.results.append(OUTPUTS_FILE, row)
+        self._note(status)
+        return status
+
+    def _note(self, status: str) -> None:
+        with self._lock:
+            self._consecutive_errors = self._consecutive_errors + 1 if status == "error" else 0
+
+
+def _metric_row(metric: Metric, result: MetricResult, output: TargetOutput | None) -> dict:
+    return {
+        "metric": metric.name,
+        "kind": metric.kind,
+        "status": result.status,
+        "score": result.score,
+        "passed": result.passed,
+        "threshold": result.threshold,
+        "reason": result.reason,
+        "provider": output.provider if output else None,
+        "model": output.model if output else None,
+    }
+
+
+def _output_row(unit: Unit, output: TargetOutput) -> dict:
+    return {
+        "input": unit.case.question,
+        "tags": unit.case.tags,
+        "answer": output.answer,
+        "sources": output.sources,
+        "provider": output.provider,
+        "model": output.model,
+        "latency_ms": output.latency_ms,
+        "usage": output.usage,
+        "cost_usd": output.metadata.get("cost_usd"),
+        "cached": output.cached,
+    }

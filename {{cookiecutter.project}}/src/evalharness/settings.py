@@ -1,0 +1,101 @@
+"""evals/eval.yaml: suites, metrics with their tolerances and thresholds, judge, speed, prices and budgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from yamlcheck import FileError, load_yaml, validate_file
+
+DEFAULT_EVAL_CONFIG = Path("evals/eval.yaml")
+
+DETERMINISTIC_METRICS = ("facts", "forbidden", "refusal", "source_recall", "answer_length", "latency", "cost")
+JUDGE_METRICS = ("correctness", "relevancy", "faithfulness")
+ALL_METRICS = DETERMINISTIC_METRICS + JUDGE_METRICS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricSettings(_Strict):
+    gate: bool = True  # compared against the baseline and held to its thresholds
+    threshold: float = Field(1.0, ge=0.0, le=1.0)  # a case passes the metric when its score reaches this
+    tolerance: float = Field(0.02, ge=0.0, le=1.0)  # Δ: the drop from baseline that is still acceptable
+    min_pass_rate: float | None = Field(None, ge=0.0, le=1.0)  # absolute bar on the share of passing cases
+    min_mean: float | None = Field(None, ge=0.0, le=1.0)  # absolute bar on the mean score
+    # Metric-specific knobs (ignored by the others).
+    min_words: int = Field(1, ge=0)
+    max_words: int = Field(300, ge=1)
+    budget_ms: float = Field(10_000, gt=0)
+    budget_usd: float = Field(0.01, ge=0)
+
+
+class JudgeSettings(_Strict):
+    enabled: bool = True
+    model: str = Field(min_length=1)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    timeout_s: float = Field(60.0, gt=0, le=600)
+    max_retries: int = Field(2, ge=0, le=10)
+
+
+class Price(_Strict):
+    input: float = Field(ge=0)  # USD per million prompt tokens
+    output: float = Field(ge=0)  # USD per million completion tokens
+
+
+class Budgets(_Strict):
+    cost_per_case_usd: float | None = Field(None, ge=0)  # mean cost of answering (and judging) one case
+    p95_latency_ms: float | None = Field(None, gt=0)
+
+
+class SuiteSettings(_Strict):
+    dataset: str
+    repeats: int = Field(1, ge=1, le=50)
+    metrics: list[Literal[ALL_METRICS]] = Field(min_length=1)  # type: ignore[valid-type]
+
+
+class EvalSettings(_Strict):
+    target: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # "module:factory", module found in evals/
+    knowledge_dir: str = "knowledge"  # where expected sources must exist (relative to the project root)
+    concurrency: int = Field(8, ge=1, le=256)
+    requests_per_minute: float = Field(600, gt=0)  # live model and judge calls; cached ones are free
+    alpha: float = Field(0.05, gt=0, lt=0.5)  # one-sided error rate of each gate decision (Holm-corrected)
+    judge: JudgeSettings
+    refusal_markers: list[str] = Field(min_length=1)
+    prices: dict[str, Price] = {}
+    budgets: Budgets = Budgets()
+    metrics: dict[Literal[ALL_METRICS], MetricSettings] = {}  # type: ignore[valid-type]
+    suites: dict[str, SuiteSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _suite_names_are_identifiers(self) -> EvalSettings:
+        for name in self.suites:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"suite name {name!r}: use letters, digits, '-' and '_'")
+        return self
+
+    def metric(self, name: str) -> MetricSettings:
+        return self.metrics.get(name, MetricSettings())
+
+    def price_for(self, model: str) -> Price | None:
+        """Exact model id first, else the longest configured prefix ("gpt-4o-mini" prices "gpt-4o-mini-2024-07-18")."""
+        if model in self.prices:
+            return self.prices[model]
+        prefixes = [key for key in self.prices if model.startswith(key)]
+        return self.prices[max(prefixes, key=len)] if prefixes else None
+
+
+def load_settings(path: Path = DEFAULT_EVAL_CONFIG) -> tuple[EvalSettings, dict]:
+    """Validated settings and the key -> line map (for locating later problems, e.g. a missing dataset)."""
+    data, lines = load_yaml(path)
+    settings = validate_file(path, EvalSettings, data, lines)
+    for name, suite in settings.suites.items():
+        dataset = path.parent / suite.dataset
+        if not dataset.is_file():
+            raise FileError(
+                path, lines.get(("suites", name, "dataset")), f"suites.{name}.dataset: no such file: {suite.dataset}"
+            )
+    return settings, lines

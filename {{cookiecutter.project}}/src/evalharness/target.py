@@ -1,0 +1,44 @@
+"""The contract between the harness and the system under test.
+
+`evals/eval.yaml` names a factory, `module:function`, whose module lives in evals/. The factory receives the
+run's ModelCalls (every model call must go through it: cache, rate limit, counting) and returns a Target.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from evalharness.calls import ModelCalls
+
+
+@dataclass(frozen=True)
+class TargetOutput:
+    answer: str
+    sources: list[str]  # retrieved source ids (file names), best first
+    contexts: list[str]  # retrieved passage texts, for faithfulness
+    provider: str  # who actually answered
+    model: str
+    latency_ms: float  # end to end, with a cached model call counted at its original latency
+    usage: dict[str, int] = field(default_factory=dict)  # prompt_tokens, completion_tokens
+    cached: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Target(Protocol):
+    provider: str
+    model: str
+    versions: dict[str, str]  # content hashes that identify the version under test
+
+    def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput: ...
+
+
+def load_target(spec: str, evals_dir: Path, calls: ModelCalls) -> Target:
+    module_name, _, factory_name = spec.partition(":")
+    if str(evals_dir.resolve()) not in sys.path:
+        sys.path.insert(0, str(evals_dir.resolve()))
+    module = importlib.import_module(module_name)
+    return getattr(module, factory_name)(calls)

@@ -1,0 +1,349 @@
+"""The gate's reports (markdown, JUnit, HTML) over hand-made verdict dicts: structure, escaping, size limits."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from evalharness.report import markdown, page, write_reports
+
+MARKER = "<!-- eval-gate-report -->"
+
+
+def side(sha: str = "abc1234def", url: str | None = None) -> dict:
+    return dict(
+        path="results/x",
+        cases=40,
+        git_sha=sha,
+        provider="openai",
+        model="gpt-4o-mini",
+        judge=dict(model="gpt-4o-mini", status="on", reason=""),
+        hashes=dict(dataset="d1", prompt="p1"),
+        cost_usd=dict(answers=0.012345, answers_priced=40, answers_total=40, judge_this_invocation=0.0021),
+        latency_ms=dict(p50=812.4, p95=2301.7),
+        langsmith_url=url,
+    )
+
+
+def metric(name: str, verdict: str, delta: float | None, **extra) -> dict:
+    row = dict(
+        name=name,
+        tolerance=0.02,
+        head_mean=0.8,
+        n_head=40,
+        n_pairs=40,
+        base_mean=0.8 - (delta or 0),
+        delta=delta,
+        se=0.01,
+        lower=None if delta is None else delta - 0.02,
+        upper=None if delta is None else delta + 0.02,
+        p_fail=0.5,
+        p_pass=0.5,
+        mde=0.05,
+        verdict=verdict,
+    )
+    row.update(extra)
+    return row
+
+
+def verdict_dict(overall: str = "PASS", exit_code: int = 0, **changes) -> dict:
+    base = dict(
+        schema=1,
+        mode="pr",
+        verdict=overall,
+        exit_code=exit_code,
+        alpha=0.05,
+        head=side(url="https://smith.langchain.com/o/1/datasets/2/compare?selectedSessions=3"),
+        baseline=side("0123456789"),
+        metrics=[metric("faithfulness", "PASS", 0.012), metric("refusal", "PASS", 0.0)],
+        thresholds=[
+            dict(
+                metric="refusal", kind="pass_rate", value=0.9, minimum=0.6, lower=0.8, upper=0.95, n=40, verdict="PASS"
+            )
+        ],
+        budgets=[
+            dict(name="cost_per_case_usd", value=0.000309, limit=0.01, verdict="PASS"),
+            dict(name="p95_latency_ms", value=2301.7, limit=5000, verdict="PASS"),
+        ],
+        only_in_head=[],
+        only_in_baseline=[],
+        not_evaluated=[],
+        errors=[],
+        error_count=0,
+        skipped=dict(),
+        regressions=[],
+        notes=[],
+    )
+    base.update(changes)
+    return base
+
+
+def regression(case: str, answer: str = "the head answer", delta: float = -0.5) -> dict:
+    return dict(
+        case=case,
+        metric="faithfulness",
+        delta=delta,
+        base=1.0,
+        head=1.0 + delta,
+        input=f"question {case}",
+        head_answer=answer,
+        base_answer="the base answer",
+    )
+
+
+FAILING = verdict_dict(
+    "FAIL",
+    1,
+    metrics=[metric("faithfulness", "FAIL", -0.25), metric("refusal", "INCONCLUSIVE", -0.01)],
+    regressions=[regression("s/c1"), regression("s/c2", "<script>alert(1)</script>", -0.25)],
+)
+NO_BASELINE = verdict_dict(
+    "INCONCLUSIVE",
+    0,
+    baseline=None,
+    metrics=[
+        dict(name="faithfulness", tolerance=0.02, head_mean=0.7, n_head=40, verdict="NO_BASELINE"),
+        dict(
+            name="judge_only",
+            tolerance=0.02,
+            head_mean=None,
+            n_head=0,
+            skipped_reason="judge disabled",
+            verdict="INCONCLUSIVE",
+        ),
+    ],
+    skipped=dict(judge_only=dict(judge_disabled=40)),
+)
+ERRORED = verdict_dict(
+    "ERROR",
+    3,
+    errors=[dict(case=f"s/c{i}", repeat=0, metric="faithfulness", reason="HTTP 503 from judge") for i in range(49)]
+    + [dict(case="s/x", repeat=1, reason="connection reset")],
+    error_count=75,
+)
+INCONCLUSIVE = verdict_dict(
+    "INCONCLUSIVE",
+    0,
+    metrics=[metric("faithfulness", "INCONCLUSIVE", -0.01)],
+    not_evaluated=[f"s/miss{i}" for i in range(30)],
+    only_in_head=["s/new"],
+    only_in_baseline=["s/gone"],
+    notes=["30 case(s) were not evaluated (cache misses in replay mode)"],
+)
+ALL = dict(passing=verdict_dict(), failing=FAILING, no_baseline=NO_BASELINE, errored=ERRORED, inconclusive=INCONCLUSIVE)
+
+
+def table_rows(md: str, first_cell: str, section: str = "### Metrics") -> list[str]:
+    """The rows of one section's table whose first cell is first_cell."""
+    text = md.split(section, 1)[1].split("\n### ", 1)[0]
+    return [line for line in text.splitlines() if line.startswith(f"| {first_cell} |")]
+
+
+# ---------------------------------------------------------------- markdown
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_markdown_starts_with_the_marker_and_names_the_verdict(name):
+    verdict = ALL[name]
+    md = markdown(verdict)
+    assert md.splitlines()[0] == MARKER
+    assert f"## Eval gate: {verdict['verdict']}" in md
+    for m in verdict["metrics"]:
+        assert len(table_rows(md, m["name"])) == 1, m["name"]
+
+
+def test_markdown_metric_table_formats_numbers_and_signs():
+    md = markdown(FAILING)
+    (row,) = table_rows(md, "faithfulness")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells == ["faithfulness", "1.050", "0.800", "-0.250", "-0.270 .. -0.230", "0.020", "40", "FAIL"]
+    assert "+0.012" in markdown(verdict_dict())
+    assert "$0.000309" in markdown(verdict_dict()) and "2302 ms" in markdown(verdict_dict())
+
+
+def test_markdown_says_what_the_verdict_means_per_mode():
+    assert "INCONCLUSIVE passes in PR mode" in markdown(INCONCLUSIVE)
+    assert "release mode requires PASS" in markdown(dict(INCONCLUSIVE, mode="release", exit_code=1))
+    errored = markdown(ERRORED)
+    assert "not a quality verdict" in errored and "code 3" in errored
+    assert "Showing 20 of 75 errors" in errored
+    assert errored.index("### Infrastructure errors") < errored.index("### Metrics")  # the errors are the news
+    assert markdown(FAILING).index("### Metrics") < markdown(dict(FAILING, error_count=1)).index("### Infrastructure")
+
+
+def test_markdown_without_baseline_shows_head_means_and_none_as_a_dash():
+    md = markdown(NO_BASELINE)
+    assert "No baseline" in md
+    (row,) = table_rows(md, "judge_only")
+    assert "—" in row and "judge disabled" in row
+    assert "judge_disabled" in md  # the skipped section
+
+
+def test_markdown_escapes_pipes_and_newlines_in_cells():
+    verdict = verdict_dict(metrics=[metric("a|b\nc", "PASS", 0.01)])
+    md = markdown(verdict)
+    (row,) = table_rows(md, "a\\|b<br>c")
+    assert row.count(" | ") == 7  # 8 cells: the pipe in the name did not add one
+
+
+def test_markdown_lists_regressions_in_details_with_answers():
+    md = markdown(FAILING)
+    assert md.count("<details>") == md.count("</details>") == 2
+    assert "question s/c1" in md and "the base answer" in md and "the head answer" in md
+    assert "s/c1 · faithfulness · -0.500 (1.000 → 0.500)" in md
+
+
+def test_markdown_cuts_huge_answers_and_long_lists():
+    huge = "```" + "x" * 200_000
+    many = [regression(f"s/c{i}", huge) for i in range(300)]
+    verdict = dict(
+        FAILING,
+        regressions=many,
+        not_evaluated=[f"s/m{i}" for i in range(5000)],
+        metrics=[metric(f"m{i}", "PASS", 0.0) for i in range(200)],
+    )
+    md = markdown(verdict)
+    assert len(md.encode()) < 60_000
+    assert "199703 more characters cut" in md
+    assert "worst 10 of 300" in md and md.count("<details>") == 10
+    assert "and 4980 more" in md
+    assert "140 more row(s) cut" in md
+    assert md.count("````") == 20  # the fence outgrows the answer's own ``` so the answer cannot close it
+
+
+def test_markdown_leaves_out_whole_sections_to_stay_under_the_comment_limit():
+    long = "n" * 1000
+    verdict = dict(
+        FAILING,
+        metrics=[metric(f"{long}{i}", "PASS", 0.0) for i in range(200)],
+        thresholds=[
+            dict(metric=f"{long}{i}", kind="mean", value=0.9, minimum=0.5, lower=0.8, upper=1.0, n=40, verdict="PASS")
+            for i in range(200)
+        ],
+        skipped=dict((f"{long}{i}", dict(judge_disabled=1)) for i in range(200)),
+    )
+    md = markdown(verdict)
+    assert len(md.encode()) < 60_000
+    assert md.splitlines()[0] == MARKER and "## Eval gate: FAIL" in md
+    assert "left out; see report.html" in md
+    assert md.count("<details>") == md.count("</details>")
+
+
+def test_markdown_handles_none_everywhere():
+    verdict = verdict_dict(
+        metrics=[metric("m", "INCONCLUSIVE", None, mde=None, n_pairs=0, base_mean=None)],
+        head=dict(side(), latency_ms=dict(p50=None, p95=None), cost_usd=None, judge=None),
+        budgets=[dict(name="p95_latency_ms", value=None, limit=1000, verdict="INCONCLUSIVE")],
+    )
+    md = markdown(verdict)
+    (row,) = table_rows(md, "m")
+    assert "nan" not in md and "None" not in md
+    assert row.count("—") >= 3
+
+
+def test_markdown_links_langsmith_only_for_web_urls():
+    assert "](https://smith.langchain.com/" in markdown(verdict_dict())
+    hostile = verdict_dict(head=dict(side(), langsmith_url="javascript:alert(1)"))
+    assert "javascript:" not in markdown(hostile)
+
+
+# ---------------------------------------------------------------- write_reports, JUnit
+
+
+def test_write_reports_writes_all_four_atomically(tmp_path: Path):
+    paths = write_reports(tmp_path / "out", FAILING)
+    assert sorted(paths) == ["junit.xml", "report.html", "report.md", "verdict.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(paths)  # no tmp files left over
+    text = paths["verdict.json"].read_text(encoding="utf-8")
+    assert (
+        json.loads(text) == FAILING and text == json.dumps(FAILING, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
+    assert paths["report.md"].read_text(encoding="utf-8") == markdown(FAILING)
+
+
+def junit_counts(tmp_path: Path, verdict: dict) -> tuple[ET.Element, dict]:
+    root = ET.parse(write_reports(tmp_path, verdict)["junit.xml"]).getroot()
+    (suite,) = root.iter("testsuite")
+    cases = list(suite.iter("testcase"))
+    actual = dict(
+        tests=len(cases),
+        failures=sum(c.find("failure") is not None for c in cases),
+        errors=sum(c.find("error") is not None for c in cases),
+        skipped=sum(c.find("skipped") is not None for c in cases),
+    )
+    assert suite.get("name") == "eval-gate"
+    assert {k: int(suite.get(k)) for k in actual} == actual
+    return suite, actual
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("passing", dict(tests=6, failures=0, errors=0, skipped=0)),  # verdict + 2 metrics + 1 threshold + 2 budgets
+        ("failing", dict(tests=6, failures=2, errors=0, skipped=1)),  # the verdict case fails too (exit code 1)
+        ("no_baseline", dict(tests=6, failures=0, errors=0, skipped=2)),
+        ("errored", dict(tests=56, failures=0, errors=51, skipped=0)),  # 50 errors (the gate caps them) + verdict
+        ("inconclusive", dict(tests=5, failures=0, errors=0, skipped=1)),
+    ],
+)
+def test_junit_parses_and_counts_match(tmp_path: Path, name, expected):
+    _, actual = junit_counts(tmp_path, ALL[name])
+    assert actual == expected
+
+
+def test_junit_escapes_markup_and_drops_control_characters(tmp_path: Path):
+    verdict = verdict_dict("FAIL", 1, metrics=[metric('<a & "b">\x00\x1b', "FAIL", -0.3)])
+    suite, _ = junit_counts(tmp_path, verdict)
+    names = [c.get("name") for c in suite.iter("testcase")]
+    assert any(n.startswith('<a & "b">') for n in names)
+
+
+def test_junit_inconclusive_in_release_mode_fails_the_verdict_case(tmp_path: Path):
+    suite, _ = junit_counts(tmp_path, dict(INCONCLUSIVE, mode="release", exit_code=1))
+    verdict_case = next(c for c in suite.iter("testcase") if c.get("name") == "verdict")
+    assert "release mode requires PASS" in verdict_case.find("failure").get("message")
+
+
+# ---------------------------------------------------------------- HTML
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_html_is_self_contained(tmp_path: Path, name):
+    text = write_reports(tmp_path, ALL[name])["report.html"].read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<script" not in text.lower()
+    urls = re.findall(r"https?://[^\s\"'<>]+", text)
+    assert all(u.startswith("https://smith.langchain.com/") for u in urls)
+    assert all(f'href="{u}"' in text for u in urls)  # the only URL is the LangSmith link itself
+    assert ">nan<" not in text and "None" not in text
+
+
+def test_html_chart_draws_one_interval_per_compared_metric():
+    verdict = dict(FAILING, metrics=[*FAILING["metrics"], metric("unpaired", "INCONCLUSIVE", None)])
+    text = page(verdict)
+    assert text.count("<svg") == 1
+    assert text.count('class="interval"') == 2  # the unpaired metric has no delta to draw
+    assert text.count('class="tolerance"') == 2
+    assert "<svg" not in page(NO_BASELINE)  # nothing to compare: head means only
+    assert "0.700" in page(NO_BASELINE)
+
+
+def test_html_escapes_injected_markup():
+    text = page(FAILING)
+    assert "<script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    hostile = copy.deepcopy(FAILING)
+    hostile["head"]["langsmith_url"] = 'javascript:alert("x")'
+    hostile["metrics"][0]["name"] = "<img src=x onerror=alert(1)>"
+    text = page(hostile)
+    assert "javascript:" not in text and "<img" not in text
+
+
+def test_html_renders_unbounded_intervals_and_none():
+    verdict = verdict_dict(metrics=[metric("m", "INCONCLUSIVE", -0.1, lower=None, upper=None, se=None, mde=None)])
+    text = page(verdict)
+    assert text.count('class="interval"') == 1 and "<polygon" in text  # arrowheads: the interval has no ends
