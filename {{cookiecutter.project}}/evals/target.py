@@ -48,6 +48,10 @@ class BotTarget:
         self.provider, self.model = self.provider_wrapper.name, self.provider_wrapper.model
         self.versions = self.bot.config.hashes
 
+    def describe(self) -> dict:
+        # The provider that really answers (BOT_PROVIDER may override bot.yaml), with bot.yaml's params.
+        return {"provider": self.provider, "model": self.model, "params": self.bot.config.params.model_dump()}
+
     def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput:
         last = self.provider_wrapper.last
         last.wall_ms, last.recorded_ms, last.cached = 0.0, 0.0, False  # in case no model call is made

@@ -35,6 +35,7 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
     assert base["cases"] == 50 and base["model_calls"]["live"] == 50
     assert base["providers"] == ["offline:extractive-bm25"]
     assert base["judge"]["status"] == "skipped" and "JUDGE_API_KEY" in base["judge"]["reason"]
+    assert base["credentials"] == {"OPENAI_API_KEY": False, "JUDGE_API_KEY": False, "LANGSMITH_API_KEY": False}
     assert base["metrics"]["correctness"]["statuses"] == {
         "skipped": base["metrics"]["correctness"]["statuses"]["skipped"]
     }

@@ -94,6 +94,17 @@ def test_cache_misses_in_replay_make_it_inconclusive_with_a_note(tmp_path: Path)
     assert any("maintainer-approved live run" in note for note in verdict["notes"])
 
 
+def test_absolute_bars_do_not_fail_on_a_replayed_subset(tmp_path: Path) -> None:
+    poor = results_dir(tmp_path / "head", {f"c{i}": (0.0, 0.0) for i in range(10)})
+    ResultsDir(poor).append(
+        OUTPUTS_FILE,
+        {"suite": "s", "case": "miss", "repeat": 0, "attempt": "x", "status": "not_evaluated", "reason": "miss"},
+    )
+    verdict = evaluate(SETTINGS, poor, None)
+    assert (verdict["verdict"], verdict["exit_code"]) == ("INCONCLUSIVE", 0)
+    assert any("evaluated subset" in note for note in verdict["notes"])
+
+
 def test_without_baseline_only_absolute_thresholds_count(tmp_path: Path) -> None:
     passing = evaluate(SETTINGS, results_dir(tmp_path / "ok", good()), None)
     assert passing["verdict"] == "PASS" and passing["baseline"] is None

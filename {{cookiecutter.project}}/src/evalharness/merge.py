@@ -51,6 +51,8 @@ def merge(output: Path, shards: list[Path]) -> dict[str, Any]:
         provider=first.get("provider"),
         model=first.get("model"),
         judge=first.get("judge"),
+        system=first.get("system"),
+        langsmith_url=first.get("langsmith_url"),
         mode=first.get("mode"),
         shard="merged",
         shards=len(shards),

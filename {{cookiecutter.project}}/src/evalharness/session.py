@@ -145,6 +145,7 @@ class _Priced:
     def __init__(self, target: Target, settings: EvalSettings, calls: ModelCalls):
         self.target, self.settings, self.calls = target, settings, calls
         self.provider, self.model, self.versions = target.provider, target.model, target.versions
+        self.describe = target.describe
 
     def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput:
         output = self.target(question, history)

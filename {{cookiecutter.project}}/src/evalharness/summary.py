@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from evalharness import stats
 from evalharness.results import SCHEMA_VERSION, SUMMARY_FILE, ResultsDir, write_json
+
+CREDENTIALS = ("OPENAI_API_KEY", "JUDGE_API_KEY", "LANGSMITH_API_KEY")
 
 if TYPE_CHECKING:
     from evalharness.session import EvalSession
@@ -35,7 +38,7 @@ def aggregate(results: ResultsDir) -> dict[str, Any]:
             "statuses": dict(sorted(statuses[name].items())),
         }
     answered = [o for o in outputs.values() if o["status"] not in ("error", "not_evaluated")]
-    latencies = [o["latency_ms"] for o in answered]
+    latencies = [o["latency_ms"] for o in answered if o.get("latency_ms") is not None]
     costs = [o["cost_usd"] for o in answered if o.get("cost_usd") is not None]
     tokens = Counter()
     for o in answered:
@@ -43,7 +46,7 @@ def aggregate(results: ResultsDir) -> dict[str, Any]:
     return {
         "units": dict(sorted(Counter(o["status"] for o in outputs.values()).items())),
         "cases": len({(o["suite"], o["case"]) for o in outputs.values()}),
-        "providers": sorted({f"{o['provider']}:{o['model']}" for o in answered}),
+        "providers": sorted({f"{o.get('provider')}:{o.get('model')}" for o in answered}),
         "metrics": metrics,
         "tokens": {"answers": dict(sorted(tokens.items()))},
         "cost_usd": {"answers": _round(sum(costs), 8), "answers_priced": len(costs), "answers_total": len(answered)},
@@ -74,6 +77,7 @@ def write_summary(session: EvalSession) -> dict[str, Any]:
         provider=providers[0].split(":", 1)[0] if len(providers) == 1 else ",".join(providers),
         model=providers[0].split(":", 1)[1] if len(providers) == 1 else None,
         judge=session.judge,
+        system=session.target.describe() if session.target else None,
         mode=session.options.mode,
         shard=f"{session.options.shard[0]}/{session.options.shard[1]}",
         model_calls={
@@ -84,6 +88,8 @@ def write_summary(session: EvalSession) -> dict[str, Any]:
         },
         judge_tokens={k.partition(":")[2]: v for k, v in call_stats.tokens.items() if k.startswith("judge:")},
         wall_time_s=round(time.time() - session.started, 2),
+        # Which credentials this run had (never their values): shows at a glance that a fork PR had none.
+        credentials={name: bool(os.environ.get(name)) for name in CREDENTIALS},
         aborted=bool(session.outcome and session.outcome.aborted),
     )
     summary["cost_usd"]["judge_this_invocation"] = _round(judge_cost, 8)

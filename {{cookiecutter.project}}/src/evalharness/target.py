@@ -33,6 +33,10 @@ class Target(Protocol):
     model: str
     versions: dict[str, str]  # content hashes that identify the version under test
 
+    def describe(self) -> dict[str, Any]:
+        """What is under test, for manifests: provider, model, params (JSON-able)."""
+        ...
+
     def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput: ...
 
 
