@@ -86,6 +86,14 @@ def test_sticky_comment_is_created_then_updated(
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
+def test_mentions_in_the_report_do_not_ping_anyone(github: FakeGitHub, tmp_path: Path) -> None:
+    report = f"{MARKER}\n## Eval gate: PASS\nThe answer said: ask @alice or @acme/admins.\n"
+    assert comment(artifact(tmp_path / "run", report=report)) == 0
+    body = github.comments_on(7)[0]["body"]
+    assert "@alice" not in body and "@acme/admins" not in body
+    assert "ask @\u200balice or @\u200bacme/admins" in body
+
+
 def test_comments_are_read_across_pages(github: FakeGitHub, tmp_path: Path) -> None:
     for n in range(5):
         github.add_comment(7, f"comment {n}")

@@ -100,12 +100,17 @@ def sticky_comment(api: Any, pr_number: int | None, artifact_dir: Path, head_sha
     return "created", int(created["id"])
 
 
+# "@name" in a report (a bot answer quoting a PR's prompt, say) would ping people under the bot's name.
+MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+
+
 def comment_body(artifact: Artifact, head_sha: str) -> str:
     footer = (
         f"<sub>Eval gate verdict {artifact.verdict} (mode {artifact.mode}, exit {artifact.exit_code})"
         f" for commit {head_sha}. This comment is updated on every run.</sub>"
     )
-    return f"{artifact.report.rstrip()}\n\n---\n{footer}\n"
+    report = MENTION.sub("@\u200b", artifact.report.rstrip())  # a zero-width space keeps the text, not the ping
+    return f"{report}\n\n---\n{footer}\n"
 
 
 def _json_object(artifact_dir: Path, name: str) -> dict[str, Any]:
