@@ -7,6 +7,7 @@ shown as a quality failure: if any unit errored, the verdict is ERROR and the ex
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -75,8 +76,6 @@ def read_side(path: Path) -> Side:
             side.not_evaluated.add(case)
     summary = path / "summary.json"
     if summary.is_file():
-        import json
-
         side.summary = json.loads(summary.read_text(encoding="utf-8"))
     return side
 

@@ -87,28 +87,26 @@ class Runner:
 
     def _evaluate(self, unit: Unit) -> str:
         """Evaluate one unit; returns its status. Never raises: every problem becomes a recorded row."""
-        attempt = uuid.uuid4().hex[:12]
-        token = current_repeat.set(unit.repeat)
-        base = {"suite": unit.suite, "case": unit.case.id, "repeat": unit.repeat, "attempt": attempt}
+        token = current_repeat.set(unit.repeat)  # model and judge calls of this unit are cached under its repeat
+        try:
+            return self._evaluate_in_context(unit)
+        finally:
+            current_repeat.reset(token)
+
+    def _evaluate_in_context(self, unit: Unit) -> str:
+        base = {"suite": unit.suite, "case": unit.case.id, "repeat": unit.repeat, "attempt": uuid.uuid4().hex[:12]}
         try:
             output = self.target(unit.case.question, unit.case.history)
         except NotEvaluated as exc:
             return self._record_without_output(unit, base, "not_evaluated", str(exc))
         except Exception as exc:  # the system under test failed: infrastructure, not quality
             return self._record_without_output(unit, base, "error", f"{type(exc).__name__}: {exc}")
-        finally:
-            current_repeat.reset(token)
-        token = current_repeat.set(unit.repeat)
-        try:
-            statuses = []
-            for metric in self.metrics[unit.suite]:
-                if not metric.applies(unit.case):
-                    continue
+        statuses = []
+        for metric in self.metrics[unit.suite]:
+            if metric.applies(unit.case):
                 result = metric.measure(unit.case, output)
                 statuses.append(result.status)
                 self.results.append(RESULTS_FILE, {**base, **_metric_row(metric, result, output)})
-        finally:
-            current_repeat.reset(token)
         status = "error" if "error" in statuses else "not_evaluated" if "not_evaluated" in statuses else "ok"
         self.results.append(OUTPUTS_FILE, {**base, **_output_row(unit, output), "status": status})
         self._note(status)

@@ -6,6 +6,7 @@ Everything that can be wrong with the inputs is checked here, before a single re
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -171,8 +172,6 @@ def git_sha(cwd: Path | None = None) -> str | None:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
