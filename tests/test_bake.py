@@ -38,6 +38,7 @@ PACKAGE_FILES = {
     "cli.py",
     "config.py",
     "errors.py",
+    "feedback.py",
     "fingerprint.py",
     "knowledge.py",
     "prompting.py",
@@ -46,6 +47,7 @@ PACKAGE_FILES = {
     "providers/offline.py",
     "providers/openai_chat.py",
     "retrieval.py",
+    "tracing.py",
 }
 TEST_FILES = {
     f"tests/{name}.py"
@@ -53,6 +55,7 @@ TEST_FILES = {
         "__init__",
         "conftest",
         "fake_openai",
+        "fake_langsmith",
         "test_cli",
         "test_config",
         "test_eval_inputs",
@@ -65,13 +68,16 @@ TEST_FILES = {
         "test_retrieval",
         "test_stats",
         "test_workflow_glue",
+        "test_tracing",
+        "test_feedback",
+        "test_experiment",
         "fake_github",
         "test_ci_github",
         "test_ci_release",
     )
 }
 # The generic packages: copied verbatim (never rendered), so they can be updated from the template.
-GENERIC_FILES = {"src/yamlcheck/__init__.py"} | {
+GENERIC_FILES = {"src/yamlcheck/__init__.py", "src/observability/__init__.py"} | {
     f"src/evalharness/{name}.py"
     for name in (
         "__init__",
@@ -79,6 +85,7 @@ GENERIC_FILES = {"src/yamlcheck/__init__.py"} | {
         "calls",
         "cli",
         "datasets",
+        "experiment",
         "gate",
         "merge",
         "metrics/__init__",

@@ -15,6 +15,7 @@ from evalharness.target import TargetOutput
 
 from {{ cookiecutter.package }}.bot import Bot
 from {{ cookiecutter.package }}.providers import ChatRequest, Completion, Provider
+from {{ cookiecutter.package }}.tracing import Tracer
 
 
 class CachedProvider:
@@ -43,6 +44,7 @@ class BotTarget:
     def __init__(self, calls: ModelCalls):
         # An eval never falls back to offline silently: without a key the openai provider fails here (exit 3).
         self.bot = Bot.from_config(fallback_to_offline=False)
+        self.bot.tracer = Tracer(self.bot.config, environment="eval")  # eval traffic is tagged apart from users'
         self.provider_wrapper = CachedProvider(self.bot.provider, calls)
         self.bot.provider = self.provider_wrapper
         self.provider, self.model = self.provider_wrapper.name, self.provider_wrapper.model

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import observability
+
+from tests.fake_langsmith import FakeLangSmith
 from tests.fake_openai import FakeOpenAI
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -14,10 +17,28 @@ BOT_YAML = PROJECT_ROOT / "bot.yaml"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch):
     """Tests never see the developer's keys or endpoints: nothing can leave the machine by accident."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "BOT_PROVIDER", "BOT_CONFIG", "GITHUB_ACTIONS"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "BOT_PROVIDER", "BOT_CONFIG", "GITHUB_ACTIONS", "GITHUB_SHA"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("API_KEY", "TRACING", "ENDPOINT", "PROJECT", "TRACING_V2"):
+        monkeypatch.delenv(f"LANGSMITH_{name}", raising=False)
+        monkeypatch.delenv(f"LANGCHAIN_{name}", raising=False)
+    for name in ("BOT_ENVIRONMENT", "BOT_VARIANT", "BOT_RELEASE", "GIT_SHA"):
+        monkeypatch.delenv(name, raising=False)
+    observability.reset()
+    yield
+    observability.reset()
+
+
+@pytest.fixture
+def langsmith(monkeypatch: pytest.MonkeyPatch):
+    """A running LangSmith stand-in, with the SDK's variables (endpoint and a fake key) pointing at it."""
+    with FakeLangSmith() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        yield server
+        observability.flush()
 
 
 @pytest.fixture

@@ -36,6 +36,9 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
     assert base["providers"] == ["offline:extractive-bm25"]
     assert base["judge"]["status"] == "skipped" and "JUDGE_API_KEY" in base["judge"]["reason"]
     assert base["credentials"] == {"OPENAI_API_KEY": False, "JUDGE_API_KEY": False, "LANGSMITH_API_KEY": False}
+    # No LangSmith key: no experiment, and not a word about it.
+    assert base["langsmith_url"] is None and not (eval_project / "results/base/langsmith.json").exists()
+    assert "LangSmith" not in first.stderr
     assert base["metrics"]["correctness"]["statuses"] == {
         "skipped": base["metrics"]["correctness"]["statuses"]["skipped"]
     }

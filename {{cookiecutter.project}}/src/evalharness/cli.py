@@ -21,7 +21,12 @@ os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `run` hands everything after it to pytest, as is (`run -k refund`: what `make eval SUITE=refund` calls).
+    passthrough = argv[1:] if argv[:1] == ["run"] and argv[1:2] not in (["-h"], ["--help"]) else []
+    args = _parser().parse_args(argv[:1] if passthrough else argv)
+    if passthrough:
+        args.pytest_args = passthrough
     try:
         return args.command(args)
     except FileError as exc:

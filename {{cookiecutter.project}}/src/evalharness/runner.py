@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from evalharness.calls import NotEvaluated, current_repeat
 from evalharness.datasets import Case
+from evalharness.experiment import CaseTrace, Tracking
 from evalharness.metrics import Metric, MetricResult
 from evalharness.progress import Progress
 from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir
@@ -49,8 +50,16 @@ class RunOutcome:
 
 
 class Runner:
-    def __init__(self, target: Target, results: ResultsDir, metrics: dict[str, Sequence[Metric]], concurrency: int):
+    def __init__(
+        self,
+        target: Target,
+        results: ResultsDir,
+        metrics: dict[str, Sequence[Metric]],
+        concurrency: int,
+        tracking: Tracking | None = None,
+    ):
         self.target, self.results = target, results
+        self.tracking = tracking or Tracking()  # LangSmith experiment, or off
         self.metrics = metrics  # suite -> its metrics
         self.concurrency = concurrency
         self._lock = threading.Lock()
@@ -89,36 +98,40 @@ class Runner:
         """Evaluate one unit; returns its status. Never raises: every problem becomes a recorded row."""
         token = current_repeat.set(unit.repeat)  # model and judge calls of this unit are cached under its repeat
         try:
-            return self._evaluate_in_context(unit)
+            with self.tracking.case(unit.suite, unit.case, unit.repeat) as trace:
+                return self._evaluate_in_context(unit, trace)
         finally:
             current_repeat.reset(token)
 
-    def _evaluate_in_context(self, unit: Unit) -> str:
+    def _evaluate_in_context(self, unit: Unit, trace: CaseTrace) -> str:
         base = {"suite": unit.suite, "case": unit.case.id, "repeat": unit.repeat, "attempt": uuid.uuid4().hex[:12]}
         try:
             output = self.target(unit.case.question, unit.case.history)
         except NotEvaluated as exc:
-            return self._record_without_output(unit, base, "not_evaluated", str(exc))
+            return self._record_without_output(unit, base, "not_evaluated", str(exc), trace)
         except Exception as exc:  # the system under test failed: infrastructure, not quality
-            return self._record_without_output(unit, base, "error", f"{type(exc).__name__}: {exc}")
-        statuses = []
+            return self._record_without_output(unit, base, "error", f"{type(exc).__name__}: {exc}", trace)
+        rows = []
         for metric in self.metrics[unit.suite]:
             if metric.applies(unit.case):
-                result = metric.measure(unit.case, output)
-                statuses.append(result.status)
-                self.results.append(RESULTS_FILE, {**base, **_metric_row(metric, result, output)})
+                rows.append({**base, **_metric_row(metric, metric.measure(unit.case, output), output)})
+                self.results.append(RESULTS_FILE, rows[-1])
+        statuses = {row["status"] for row in rows}
         status = "error" if "error" in statuses else "not_evaluated" if "not_evaluated" in statuses else "ok"
-        self.results.append(OUTPUTS_FILE, {**base, **_output_row(unit, output), "status": status})
+        output_row = {**base, **_output_row(unit, output), "status": status}
+        self.results.append(OUTPUTS_FILE, output_row)
+        trace.end(output_row, rows)
         self._note(status)
         return status
 
-    def _record_without_output(self, unit: Unit, base: dict, status: str, reason: str) -> str:
+    def _record_without_output(self, unit: Unit, base: dict, status: str, reason: str, trace: CaseTrace) -> str:
         for metric in self.metrics[unit.suite]:
             if metric.applies(unit.case):
                 result = MetricResult(status=status, reason=reason)
                 self.results.append(RESULTS_FILE, {**base, **_metric_row(metric, result, None)})
         row = {**base, "status": status, "reason": reason, "input": unit.case.question, "tags": unit.case.tags}
         self.results.append(OUTPUTS_FILE, row)
+        trace.end(None, [], error=reason)
         self._note(status)
         return status
 

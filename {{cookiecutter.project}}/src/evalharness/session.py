@@ -16,6 +16,7 @@ from typing import Any
 
 from evalharness.calls import Mode, ModelCalls
 from evalharness.datasets import Case, Dataset, load_dataset
+from evalharness.experiment import Experiment, Tracking
 from evalharness.metrics import Metric
 from evalharness.results import ResultsDir
 from evalharness.runner import Runner, RunOutcome, Unit, in_shard
@@ -76,6 +77,7 @@ class EvalSession:
     metrics: dict[str, Metric] = field(default_factory=dict)
     rows_by_case: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    tracking: Tracking = field(default_factory=Tracking)  # the LangSmith experiment of this run, or off
 
     @classmethod
     def prepare(cls, options: RunOptions) -> EvalSession:
@@ -110,6 +112,7 @@ class EvalSession:
         self.metrics, self.judge = build_metrics(self.settings, self.calls)
         self.results = ResultsDir(self.options.results)
         self.results.start(self.identity())
+        self.tracking = Experiment.start(self)
 
     def identity(self) -> dict[str, Any]:
         """What a results dir is a run of; a resume must match it exactly."""
@@ -126,7 +129,11 @@ class EvalSession:
             name: [self.metrics[m] for m in suite.metrics] for name, suite in self.settings.suites.items()
         }
         runner = Runner(
-            _Priced(self.target, self.settings, self.calls), self.results, suite_metrics, self.settings.concurrency
+            _Priced(self.target, self.settings, self.calls),
+            self.results,
+            suite_metrics,
+            self.settings.concurrency,
+            self.tracking,
         )
         self.outcome = runner.run(units)
         return self.outcome
@@ -134,6 +141,7 @@ class EvalSession:
     def close(self) -> dict[str, Any]:
         from evalharness.summary import write_summary
 
+        self.tracking.close()
         summary = write_summary(self)
         if self.calls:
             self.calls.close()

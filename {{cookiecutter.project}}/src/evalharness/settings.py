@@ -57,6 +57,11 @@ class SuiteSettings(_Strict):
     metrics: list[Literal[ALL_METRICS]] = Field(min_length=1)  # type: ignore[valid-type]
 
 
+class LangSmithSettings(_Strict):
+    # The LangSmith dataset the suites' cases are synced to; each eval run is an experiment over it.
+    dataset: str = Field("evals", min_length=1, max_length=120)
+
+
 class EvalSettings(_Strict):
     target: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # "module:factory", module found in evals/
     knowledge_dir: str = "knowledge"  # where expected sources must exist (relative to the project root)
@@ -69,6 +74,7 @@ class EvalSettings(_Strict):
     budgets: Budgets = Budgets()
     metrics: dict[Literal[ALL_METRICS], MetricSettings] = {}  # type: ignore[valid-type]
     suites: dict[str, SuiteSettings] = Field(min_length=1)
+    langsmith: LangSmithSettings = LangSmithSettings()
 
     @model_validator(mode="after")
     def _suite_names_are_identifiers(self) -> EvalSettings:

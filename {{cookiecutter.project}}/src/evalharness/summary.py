@@ -91,6 +91,7 @@ def write_summary(session: EvalSession) -> dict[str, Any]:
         # Which credentials this run had (never their values): shows at a glance that a fork PR had none.
         credentials={name: bool(os.environ.get(name)) for name in CREDENTIALS},
         aborted=bool(session.outcome and session.outcome.aborted),
+        langsmith_url=session.tracking.url,  # the experiment, when LangSmith tracked this run
     )
     summary["cost_usd"]["judge_this_invocation"] = _round(judge_cost, 8)
     write_json(results.path / SUMMARY_FILE, summary)

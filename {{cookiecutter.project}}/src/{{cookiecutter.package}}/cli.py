@@ -1,4 +1,5 @@
-"""`{{ cookiecutter.project }}` command line: chat with the bot (one-shot or interactive){% if cookiecutter.http_api == "yes" %} and serve the HTTP API{% endif %}."""
+"""`{{ cookiecutter.project }}` command line: chat with the bot (one-shot or interactive){% if cookiecutter.http_api == "yes" %}, serve the HTTP API{% endif %},
+score answers, and curate badly scored turns into eval case candidates."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from {{ cookiecutter.package }}.bot import Answer, Bot
 from {{ cookiecutter.package }}.errors import FileError, ProviderError, report_file_error
+from {{ cookiecutter.package }}.feedback import CANDIDATES, FeedbackError, curate, record
 
 EXIT_INTERRUPTED = 130
 HISTORY_TURNS = 6  # earlier exchanges sent along in interactive chat, so follow-up questions make sense
@@ -20,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except FileError as exc:
         return report_file_error(exc)
-    except ProviderError as exc:
+    except (ProviderError, FeedbackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -36,6 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("question", nargs="*", help="the question; omit it for an interactive session")
     chat.add_argument("--json", action="store_true", help="print the whole answer record as JSON")
     chat.set_defaults(run=_chat)
+
+    feedback = commands.add_parser("feedback", help="score an answer by its run_id (needs LangSmith)")
+    feedback.add_argument("run_id", help="the run_id of the answer (printed by chat --json, returned by the API)")
+    feedback.add_argument("--score", type=_score, required=True, help="1/up (helpful) to 0/down (unhelpful)")
+    feedback.add_argument("--comment", help="what was wrong or right")
+    feedback.set_defaults(run=_feedback)
+
+    curate = commands.add_parser("curate", help="append badly scored turns to evals/datasets/candidates.yaml")
+    curate.add_argument("--days", type=int, default=30, help="look back this many days (default 30)")
+    curate.add_argument("--limit", type=int, default=200, help="at most this many turns (default 200)")
+    curate.set_defaults(run=_curate)
 {%- if cookiecutter.http_api == "yes" %}
 
     serve = commands.add_parser("serve", help="serve the HTTP API (POST /chat, GET /healthz)")
@@ -64,6 +77,8 @@ def _ask(bot: Bot, question: str, as_json: bool, history: list[dict[str, str]] |
     answer = bot.answer(question, history, on_token=streamed)
     print()
     print(format_sources(answer))
+    if bot.tracer.enabled:
+        print(f"(traced as run {answer.run_id}: `{{ cookiecutter.project }} feedback {answer.run_id} --score up|down`)")
     return answer
 
 
@@ -81,6 +96,29 @@ def _interactive(bot: Bot, as_json: bool) -> int:
         answer = _ask(bot, question, as_json, history[-2 * HISTORY_TURNS :])
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
         print()
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    feedback_id = record(args.run_id, args.score, args.comment)
+    print(f"recorded feedback {feedback_id} on run {args.run_id}")
+    return 0
+
+
+def _curate(args: argparse.Namespace) -> int:
+    curated = curate(days=args.days, limit=args.limit)
+    print(
+        f"{len(curated.added)} new candidate(s) in {CANDIDATES}; {curated.known} already known"
+        + (f": {', '.join(curated.added)}" if curated.added else "")
+    )
+    return 0
+
+
+def _score(text: str) -> float:
+    words = {"up": 1.0, "good": 1.0, "down": 0.0, "bad": 0.0}
+    try:
+        return words[text.lower()] if text.lower() in words else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number from 0 to 1, or up/down") from None
 
 
 def format_sources(answer: Answer) -> str:

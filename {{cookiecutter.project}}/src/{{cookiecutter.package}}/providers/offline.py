@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import langsmith
+
 from {{ cookiecutter.package }}.providers.base import ChatRequest, Completion
 from {{ cookiecutter.package }}.retrieval import tokenize
 
@@ -27,10 +29,15 @@ class OfflineProvider:
     model = "extractive-bm25"
 
     def complete(self, request: ChatRequest, on_token: Callable[[str], None] | None = None) -> Completion:
-        text = extractive_answer(request)
+        text = self._answer(request.messages, request)
         if on_token:
             on_token(text)
         return Completion(text=text, model=self.model, usage={}, finish_reason="stop")
+
+    # Traced like a model call (inputs: the prompt it was given), so offline traces have the same shape.
+    @langsmith.traceable(run_type="llm", name="offline answerer", process_inputs=lambda i: {"messages": i["messages"]})
+    def _answer(self, messages: list[dict[str, str]], request: ChatRequest) -> str:
+        return extractive_answer(request)
 
 
 def extractive_answer(request: ChatRequest) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import openai
+from langsmith.wrappers import wrap_openai
 
 from {{ cookiecutter.package }}.config import Client
 from {{ cookiecutter.package }}.errors import ProviderError
@@ -22,7 +23,8 @@ class OpenAIChatProvider:
         self._retries = client.max_retries
         # Key and base URL come from the SDK's own variables (OPENAI_API_KEY, OPENAI_BASE_URL).
         # Explicit timeout and retries: the SDK's defaults (10 minutes) would make a hung server hang CI.
-        self._client = openai.OpenAI(timeout=client.timeout_s, max_retries=client.max_retries)
+        # wrap_openai traces each call as a child of the current turn; without an active trace it only passes through.
+        self._client = wrap_openai(openai.OpenAI(timeout=client.timeout_s, max_retries=client.max_retries))
 
     def complete(self, request: ChatRequest, on_token: Callable[[str], None] | None = None) -> Completion:
         params = request.params

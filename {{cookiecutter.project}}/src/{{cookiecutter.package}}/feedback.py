@@ -1,0 +1,193 @@
+"""User feedback on answers, and the loop back into the eval datasets.
+
+`record` attaches a user's score to the trace of the turn it is about (the answer's run_id). `curate` pulls the
+turns users scored badly into evals/datasets/candidates.yaml: a review queue in the dataset format, so a reviewed
+case moves into a suite's dataset as it is. The file is only ever appended to: what a reviewer edited stays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import observability
+
+from {{ cookiecutter.package }}.tracing import project_name
+
+FEEDBACK_KEY = "user_score"  # 1 = helpful, 0 = not; what LangSmith shows as the feedback column
+NEGATIVE_BELOW = 0.5
+CANDIDATES = Path("evals/datasets/candidates.yaml")
+CANDIDATES_HEADER = """\
+# Candidate eval cases from user feedback, written by `{{ cookiecutter.project }} curate`; review before use.
+# For each case: check the question, fill in `expect` (facts, sources, refuse), then move it into a suite's
+# dataset (e.g. support.yaml). Curate only appends: edits and deletions here are kept.
+description: Turns users scored as unhelpful, awaiting review
+cases:
+"""
+
+
+class FeedbackError(Exception):
+    exit_code = 3  # LangSmith unreachable or refused
+
+
+class TrackingOff(FeedbackError):
+    exit_code = 2  # nothing to send feedback to: a setup problem, not an outage
+
+
+class InvalidFeedback(FeedbackError):
+    exit_code = 2
+
+
+def record(run_id: str, score: float, comment: str | None = None, source: str = "cli") -> str:
+    """Attach a user's score (0..1) and comment to the traced turn `run_id`; returns the feedback id."""
+    client = _client()
+    try:
+        run = uuid.UUID(run_id)
+    except ValueError:
+        raise InvalidFeedback(f"run id {run_id!r} is not a UUID (use the run_id an answer returned)") from None
+    if not 0.0 <= score <= 1.0:
+        raise InvalidFeedback(f"score {score} is out of range: use 0 (unhelpful) to 1 (helpful)")
+    from langsmith.utils import LangSmithError
+
+    try:
+        made = client.create_feedback(
+            run,
+            session_id=_project_id(client),
+            key=FEEDBACK_KEY,
+            score=score,
+            comment=comment or None,
+            source_info={"via": source},
+            stop_after_attempt=2,
+        )
+    except LangSmithError as exc:
+        raise FeedbackError(
+            f"LangSmith did not take the feedback: {observability.describe_failure(str(exc))}"
+        ) from None
+    return str(made.id)
+
+
+@dataclass
+class Curated:
+    added: list[str]  # case ids appended to the candidates file
+    known: int  # negative turns whose question is already a case or a candidate
+
+
+def curate(days: int = 30, limit: int = 200, datasets: Path = CANDIDATES.parent) -> Curated:
+    client = _client()
+    from langsmith.utils import LangSmithError
+
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    try:
+        runs = list(
+            client.list_runs(
+                project_name=project_name(),
+                is_root=True,
+                start_time=since,
+                filter=f'and(eq(feedback_key, "{FEEDBACK_KEY}"), lt(feedback_score, {NEGATIVE_BELOW}))',
+                limit=limit,
+            )
+        )
+        comments = _comments(client, [run.id for run in runs])
+    except LangSmithError as exc:
+        raise FeedbackError(f"could not read runs from LangSmith: {observability.describe_failure(str(exc))}") from None
+    seen = known_questions(datasets)
+    added, known, blocks = [], 0, []
+    for run in sorted(runs, key=lambda r: r.start_time):
+        case = candidate_case(run.id, run.inputs or {}, run.outputs or {})
+        if case is None:
+            continue
+        key = _normalize(case.get("input") or case["messages"][-1]["content"])
+        if key in seen or case["id"] in seen:
+            known += 1
+            continue
+        seen.update({key, case["id"]})
+        added.append(case["id"])
+        blocks.append(_render(case, run, comments.get(str(run.id), [])))
+    if blocks:
+        path = datasets / CANDIDATES.name
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if not text:
+            text = CANDIDATES_HEADER
+        elif not text.endswith("\n"):
+            text += "\n"
+        path.write_text(text + "".join(blocks), encoding="utf-8")
+    return Curated(added, known)
+
+
+def candidate_case(run_id: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any] | None:
+    question = str(inputs.get("question") or "").strip()
+    if not question:
+        return None
+    case: dict[str, Any] = {"id": f"feedback-{str(run_id).replace('-', '')[-12:]}"}
+    history = [m for m in inputs.get("history") or [] if m.get("role") in ("user", "assistant") and m.get("content")]
+    if history:
+        case["messages"] = [*history, {"role": "user", "content": question}]
+    else:
+        case["input"] = question
+    case["expect"] = {"facts": [], "sources": [], "refuse": None}
+    case["tags"] = ["from-feedback"]
+    return case
+
+
+def known_questions(datasets: Path) -> set[str]:
+    """Every case id and (normalized) question in the dataset files, candidates included."""
+    seen: set[str] = set()
+    for path in sorted(datasets.glob("*.yaml")):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            continue  # a file mid-edit must not stop curation; its cases are simply not known
+        for case in document.get("cases") or []:
+            if not isinstance(case, dict):
+                continue
+            seen.add(str(case.get("id")))
+            question = case.get("input") or ((case.get("messages") or [{}])[-1] or {}).get("content")
+            if question:
+                seen.add(_normalize(str(question)))
+    return seen
+
+
+def _render(case: dict[str, Any], run: Any, comments: list[str]) -> str:
+    answer = " ".join(str((run.outputs or {}).get("answer", "")).split())
+    notes = [f"run {run.id}, {run.start_time:%Y-%m-%d}"]
+    notes += [f"user said: {' '.join(c.split())}" for c in comments]
+    notes.append(f"bot answered: {answer[:300]}{'...' if len(answer) > 300 else ''}")
+    body = yaml.safe_dump([case], sort_keys=False, allow_unicode=True, width=110)
+    return "".join(f"  # {line}\n" for line in notes) + "".join(f"  {line}\n" for line in body.splitlines())
+
+
+def _comments(client: Any, run_ids: list[Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    if run_ids:
+        for item in client.list_feedback(run_ids=run_ids, feedback_key=[FEEDBACK_KEY]):
+            if item.comment:
+                found.setdefault(str(item.run_id), []).append(item.comment)
+    return found
+
+
+def _project_id(client: Any) -> str | None:
+    """The id of the project the turns are traced to (LangSmith wants it with feedback); None before its first
+    trace has arrived."""
+    from langsmith.utils import LangSmithNotFoundError
+
+    try:
+        return str(client.read_project(project_name=project_name()).id)
+    except LangSmithNotFoundError:
+        return None
+
+
+def _client():
+    client = observability.client()
+    if client is None:
+        raise TrackingOff("LangSmith is off: set LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted one)")
+    return client
+
+
+def _normalize(question: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", question.lower()))
