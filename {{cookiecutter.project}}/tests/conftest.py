@@ -65,6 +65,15 @@ def eval_project(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(project_copy)
     monkeypatch.setenv("BOT_PROVIDER", "offline")
     monkeypatch.setenv("EVAL_CACHE", str(project_copy / ".eval-cache" / "calls.sqlite"))
-    for name in ("RESULTS", "BASELINE", "MODEL_MODE", "SHARD", "REPEATS", "JUDGE_API_KEY", "JUDGE_BASE_URL"):
+    for name in (
+        "RESULTS",
+        "BASELINE",
+        "MODEL_MODE",
+        "SHARD",
+        "REPEATS",
+        "EVAL_RUN_ID",
+        "JUDGE_API_KEY",
+        "JUDGE_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     return project_copy

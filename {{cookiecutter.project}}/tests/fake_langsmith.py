@@ -196,7 +196,10 @@ class FakeLangSmith:
             offset, limit = int(one("offset") or 0), int(one("limit") or 100)
             return 200, found[offset : offset + limit]
         if path == "/sessions" and method == "POST":
-            return 200, self._new_session(json.loads(body))
+            session = json.loads(body)
+            if any(s["name"] == session["name"] for s in self.sessions.values()):
+                return 409, {"detail": "a session with this name already exists"}
+            return 200, self._new_session(session)
         if path == "/sessions" and method == "GET":
             return 200, [s for s in self.sessions.values() if one("name") in (None, s["name"])]
         if path.startswith("/sessions/") and method in ("GET", "PATCH"):

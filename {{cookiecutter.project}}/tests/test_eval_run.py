@@ -58,6 +58,7 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
         assert (eval_project / "results/head" / name).is_file()
 
 
+@pytest.mark.slow
 def test_replay_without_cache_is_not_evaluated_and_inconclusive(eval_project: Path) -> None:
     assert run(eval_project, "run", RESULTS="results/base").returncode == 0
     replay = run(
@@ -92,6 +93,7 @@ def test_judge_metrics_run_against_a_loopback_judge(eval_project: Path) -> None:
     assert not (eval_project / ".deepeval").exists() and not list(eval_project.glob(".deepeval*"))  # nothing stray
 
 
+@pytest.mark.slow
 def test_judge_down_is_an_infrastructure_error_not_a_low_score(eval_project: Path) -> None:
     with FakeOpenAI() as judge:
         closed = judge.base_url
@@ -104,6 +106,7 @@ def test_judge_down_is_an_infrastructure_error_not_a_low_score(eval_project: Pat
     assert gate.returncode == 3
 
 
+@pytest.mark.slow
 def test_shards_merged_equal_the_unsharded_run(eval_project: Path) -> None:
     assert run(eval_project, "run", RESULTS="results/all").returncode == 0
     for index in (1, 2, 3):

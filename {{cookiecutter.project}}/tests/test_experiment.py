@@ -24,6 +24,7 @@ def _experiments(server: FakeLangSmith) -> list[dict]:
     return [s for s in server.sessions.values() if s.get("reference_dataset_id")]
 
 
+@pytest.mark.slow
 def test_two_runs_sync_the_dataset_once_and_log_two_experiments(eval_project: Path, langsmith: FakeLangSmith) -> None:
     for results in ("results/base", "results/head"):
         done = run(eval_project, "run", RESULTS=results)
@@ -87,6 +88,22 @@ def test_a_changed_case_is_updated_and_a_resumed_run_keeps_its_experiment(
     assert remembered["id"] in summary(eval_project, "results/b")["langsmith_url"]
 
 
+@pytest.mark.slow
+def test_the_shards_of_one_run_share_one_experiment(eval_project: Path, langsmith: FakeLangSmith) -> None:
+    for index in (1, 2):
+        done = run(eval_project, "run", RESULTS=f"results/shard{index}", SHARD=f"{index}/2", EVAL_RUN_ID="4242-1-head")
+        assert done.returncode == 0, done.stderr
+    (experiment,) = _experiments(langsmith)
+    assert experiment["name"].endswith(":4242-1-head")
+    assert run(eval_project, "merge", "results/all", "results/shard1", "results/shard2").returncode == 0
+    assert experiment["id"] in summary(eval_project, "results/all")["langsmith_url"]
+    roots = [
+        r for r in langsmith.runs.values() if r.get("session_name") == experiment["name"] and "parent_run_id" not in r
+    ]
+    assert len(roots) == 50
+
+
+@pytest.mark.slow
 def test_an_outage_leaves_results_and_exit_codes_unchanged(eval_project: Path) -> None:
     key = "lsv2_pt_0utage0utage0utage0utage0utage00_0123456789"
     started = time.monotonic()

@@ -100,25 +100,15 @@ class Experiment(Tracking):
 
     @classmethod
     def _open(cls, client: Any, session: EvalSession) -> Experiment:
-        name = session.settings.langsmith.dataset
-        dataset_id, examples = sync_dataset(client, name, session.datasets)
+        dataset = session.settings.langsmith.dataset
+        dataset_id, examples = sync_dataset(client, dataset, session.datasets)
         remembered = _remembered(session.results)
-        if remembered:
+        if remembered:  # a resumed run continues its experiment
             project = client.read_project(project_id=remembered["id"])
         else:
-            identity = session.results.identity()
-            project = client.create_project(
-                f"{name}:{identity['versions'].get('config', 'unknown')[:8]}:{uuid.uuid4().hex[:8]}",
-                reference_dataset_id=dataset_id,
-                metadata={
-                    "versions": identity["versions"],
-                    "mode": session.options.mode,
-                    "shard": identity["shard"],
-                    "system": session.target.describe() if session.target else None,
-                },
-            )
+            project = _shared_or_new(client, session, dataset, dataset_id)
             write_json(session.results.path / EXPERIMENT_FILE, {"id": str(project.id), "name": project.name})
-        return cls(client, project.name, name, examples, project)
+        return cls(client, project.name, dataset, examples, project)
 
     @contextmanager
     def case(self, suite: str, case: Case, repeat: int) -> Iterator[CaseTrace]:
@@ -215,6 +205,30 @@ def sync_dataset(client: Any, name: str, datasets: dict[str, Dataset]) -> tuple[
     if changed:
         client.update_examples(dataset_id=dataset.id, updates=changed)
     return str(dataset.id), ids
+
+
+def _shared_or_new(client: Any, session: EvalSession, dataset: str, dataset_id: str) -> Any:
+    """A new experiment; with EVAL_RUN_ID, the one its sibling shards share (whichever shard comes first makes it)."""
+    from langsmith.utils import LangSmithConflictError, LangSmithNotFoundError
+
+    identity = session.results.identity()
+    run_id = session.options.run_id
+    name = f"{dataset}:{identity['versions'].get('config', 'unknown')[:8]}:{run_id or uuid.uuid4().hex[:8]}"
+    if run_id:
+        try:
+            return client.read_project(project_name=name)
+        except LangSmithNotFoundError:
+            pass
+    metadata = {
+        "versions": identity["versions"],
+        "mode": session.options.mode,
+        "eval_run_id": run_id,
+        "system": session.target.describe() if session.target else None,
+    }
+    try:
+        return client.create_project(name, reference_dataset_id=dataset_id, metadata=metadata)
+    except LangSmithConflictError:  # a sibling shard made it a moment ago
+        return client.read_project(project_name=name)
 
 
 def _remembered(results: ResultsDir) -> dict[str, Any] | None:

@@ -35,10 +35,12 @@ class RunOptions:
     shard: tuple[int, int] = (1, 1)
     repeats: int | None = None  # overrides every suite's `repeats`
     cache: Path | None = DEFAULT_CACHE
+    run_id: str | None = None  # names one logical run across its shards (CI: the workflow run), for LangSmith
 
     @classmethod
     def from_env(cls) -> RunOptions:
-        """The Makefile's variables, passed through the environment (RESULTS, MODEL_MODE, SHARD, REPEATS)."""
+        """The Makefile's variables, passed through the environment (RESULTS, MODEL_MODE, SHARD, REPEATS,
+        EVAL_CACHE, EVAL_RUN_ID)."""
         options = cls()
         if os.environ.get("RESULTS"):
             options.results = Path(os.environ["RESULTS"])
@@ -50,6 +52,7 @@ class RunOptions:
             options.repeats = int(os.environ["REPEATS"])
         if os.environ.get("EVAL_CACHE"):
             options.cache = Path(os.environ["EVAL_CACHE"])
+        options.run_id = os.environ.get("EVAL_RUN_ID") or None
         return options
 
 
