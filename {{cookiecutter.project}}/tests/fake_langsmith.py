@@ -149,9 +149,9 @@ class FakeLangSmith:
         def one(name: str) -> str | None:
             return (query.get(name) or [None])[0]
 
-        if path == "/info":
+        if path == "/info" and self.mode != "503":
             return 200, INFO
-        if self.mode == "503":
+        if self.mode == "503":  # /info too: the SDK then falls back to its defaults (synchronous feedback)
             return 503, {"detail": "service unavailable"}
         if self.mode == "hang":
             time.sleep(60)
@@ -175,6 +175,8 @@ class FakeLangSmith:
             found = [f for f in self.feedback if (not runs or f["run_id"] in runs) and (not keys or f["key"] in keys)]
             return 200, found
         if path == "/datasets" and method == "POST":
+            if any(d["name"] == json.loads(body)["name"] for d in self.datasets.values()):
+                return 409, {"detail": "a dataset with this name already exists"}
             dataset = {"id": str(uuid.uuid4()), **json.loads(body), "created_at": _now(), "tenant_id": TENANT}
             self.datasets[dataset["id"]] = dataset
             return 200, dataset

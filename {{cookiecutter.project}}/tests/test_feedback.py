@@ -114,6 +114,24 @@ def test_curate_collects_badly_scored_turns_once_and_keeps_reviewed_cases(
     assert [c["id"] for c in cases] == [case.id, f"feedback-{newer.replace('-', '')[-12:]}"]
     assert cases[0]["expect"]["refuse"] is True
 
+    # The reviewer rejects every candidate by emptying the list: none of them comes back.
+    rejected = after[: after.index("cases:")] + "cases: []\n"
+    candidates.write_text(rejected)
+    assert main(["curate"]) == 0
+    assert "0 new candidate(s)" in capsys.readouterr().out and candidates.read_text() == rejected
+
+
+def test_curate_refuses_to_append_to_a_file_it_cannot_parse(
+    traced: FakeLangSmith, capsys: pytest.CaptureFixture[str], project_copy: Path
+) -> None:
+    assert _score(_ask("Can I pay for Quillwave with a gift card?", capsys), "0") == 0
+    observability.flush()
+    candidates = project_copy / "evals" / "datasets" / "candidates.yaml"
+    candidates.write_text("cases:\n- id: a\n  input: [unclosed\n")
+    assert main(["curate"]) == 2
+    assert "candidates.yaml: not valid YAML" in capsys.readouterr().err
+    assert candidates.read_text() == "cases:\n- id: a\n  input: [unclosed\n"
+
 
 def test_curate_without_langsmith_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["curate"]) == 2

@@ -127,6 +127,18 @@ def test_a_failed_model_call_is_recorded_as_an_error_on_the_turn(
     assert "could not connect" in root["error"]
 
 
+def test_bad_langsmith_settings_leave_the_answer_alone(
+    langsmith: FakeLangSmith, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LANGSMITH_TRACING_SAMPLING_RATE", "not-a-number")  # the SDK's client refuses to start
+    monkeypatch.setenv("BOT_PROVIDER", "offline")
+    assert main(["--config", str(BOT_YAML), "chat", QUESTION]) == 0
+    assert main(["--config", str(BOT_YAML), "chat", QUESTION]) == 0  # the process does not retry the setup
+    out, err = capsys.readouterr()
+    assert out.count("Sources:") == 2 and "traced as run" not in out
+    assert err.count("warning: LangSmith") == 1 and len(err.strip().splitlines()) == 1, err
+
+
 # --- resilience: a real process, as users run it ---------------------------------------------------------
 
 

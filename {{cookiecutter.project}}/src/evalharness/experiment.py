@@ -11,6 +11,7 @@ rest of the run with one warning line.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -160,6 +161,7 @@ class Experiment(Tracking):
                     trace_id=run_id,
                     session_id=self.project.id,
                     feedback_source_type="model",
+                    stop_after_attempt=1,  # the SDK would retry 10 times with backoff, stalling a worker for minutes
                 )
             except Exception as exc:
                 self._fail(exc)
@@ -183,12 +185,15 @@ def sync_dataset(client: Any, name: str, datasets: dict[str, Dataset]) -> tuple[
 
     Cases deleted from the YAML stay in LangSmith, where earlier experiments still refer to them.
     """
-    from langsmith.utils import LangSmithNotFoundError
+    from langsmith.utils import LangSmithConflictError, LangSmithNotFoundError
 
     try:
         dataset = client.read_dataset(dataset_name=name)
     except LangSmithNotFoundError:
-        dataset = client.create_dataset(name, description="Synced from evals/datasets by the eval harness")
+        try:
+            dataset = client.create_dataset(name, description="Synced from evals/datasets by the eval harness")
+        except LangSmithConflictError:  # a parallel shard created it a moment ago
+            dataset = client.read_dataset(dataset_name=name)
     existing = {str(e.id): e for e in client.list_examples(dataset_id=dataset.id)}
     ids, new, changed = {}, [], []
     for suite, data in datasets.items():
@@ -201,7 +206,8 @@ def sync_dataset(client: Any, name: str, datasets: dict[str, Dataset]) -> tuple[
             elif (existing[ex_id].metadata or {}).get("content_sha") != example["metadata"]["content_sha"]:
                 changed.append(example)
     if new:
-        client.create_examples(dataset_id=dataset.id, examples=new)
+        with contextlib.suppress(LangSmithConflictError):  # a parallel shard added them (same ids): nothing lost
+            client.create_examples(dataset_id=dataset.id, examples=new)
     if changed:
         client.update_examples(dataset_id=dataset.id, updates=changed)
     return str(dataset.id), ids

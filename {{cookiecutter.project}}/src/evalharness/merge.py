@@ -52,7 +52,8 @@ def merge(output: Path, shards: list[Path]) -> dict[str, Any]:
         model=first.get("model"),
         judge=first.get("judge"),
         system=first.get("system"),
-        langsmith_url=first.get("langsmith_url"),
+        # Shards share one experiment; a shard that ran untraced (LangSmith hiccup) must not hide its link.
+        langsmith_url=next((x["langsmith_url"] for x in summaries if x.get("langsmith_url")), None),
         mode=first.get("mode"),
         shard="merged",
         shards=len(shards),

@@ -32,8 +32,11 @@ _given_up = threading.Event()  # set after a failure: the rest of the process ru
 
 
 def enabled() -> bool:
-    if _given_up.is_set():
-        return False
+    """Configured, and not given up on after a failure in this process."""
+    return configured() and not _given_up.is_set()
+
+
+def configured() -> bool:
     switch = os.environ.get("LANGSMITH_TRACING", "").strip().lower()
     if switch in ("false", "0", "no", "off"):
         return False
@@ -45,13 +48,16 @@ def api_url() -> str:
 
 
 def client() -> Client | None:
-    """The process's client, created on first use; None when LangSmith is off."""
+    """The process's client, created on first use; None when LangSmith is off or could not be set up."""
     global _client
     if not enabled():
         return None
     with _lock:
-        if _client is None:
-            _client = _connect()
+        if _client is None and not _given_up.is_set():
+            try:
+                _client = _connect()
+            except Exception as exc:  # bad LANGSMITH_* settings: the bot answers untraced, and says so once
+                give_up(f"{type(exc).__name__}: {exc}")
         return _client
 
 
@@ -83,6 +89,7 @@ def give_up(reason: str) -> None:
 def reset() -> None:
     """Forget the client and any failure (tests switch endpoints between cases)."""
     global _client, _flush_spent_s
+    _warned.set()  # what the last test left unsent is not worth a warning in the next one
     flush()
     with _lock:
         _client = None
@@ -130,16 +137,19 @@ class _OneWarning(logging.Handler):
 
 
 _warned = threading.Event()
+_warn_lock = threading.Lock()
 
 
 def warn_once(text: str) -> None:
     """One stderr line per process, naming the endpoint and the kind of failure; the SDK's text (which may
     contain a masked key) is only classified, never printed."""
-    if _warned.is_set():
-        return
-    _warned.set()
+    with _warn_lock:  # sender threads and eval workers can fail at the same moment
+        if _warned.is_set():
+            return
+        _warned.set()
+    endpoint = _client.api_url if _client is not None else api_url()  # where traces really went
     print(
-        f"warning: LangSmith at {api_url()} is not taking traces ({describe_failure(text)}); "
+        f"warning: LangSmith at {endpoint} is not taking traces ({describe_failure(text)}); "
         "answers are unaffected, traces from this process may be lost",
         file=sys.stderr,
     )

@@ -8,6 +8,7 @@ case moves into a suite's dataset as it is. The file is only ever appended to: w
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from {{ cookiecutter.package }}.tracing import project_name
 FEEDBACK_KEY = "user_score"  # 1 = helpful, 0 = not; what LangSmith shows as the feedback column
 NEGATIVE_BELOW = 0.5
 CANDIDATES = Path("evals/datasets/candidates.yaml")
+# Every run curate has taken, so a candidate a reviewer deleted (rejected) does not come back.
+CURATED_RUNS = "curated-runs.txt"
 CANDIDATES_HEADER = """\
 # Candidate eval cases from user feedback, written by `{{ cookiecutter.project }} curate`; review before use.
 # For each case: check the question, fill in `expect` (facts, sources, refuse), then move it into a suite's
@@ -44,6 +47,10 @@ class InvalidFeedback(FeedbackError):
     exit_code = 2
 
 
+class CandidatesFileError(FeedbackError):
+    exit_code = 2  # candidates.yaml was edited into a shape curate cannot append to safely
+
+
 def record(run_id: str, score: float, comment: str | None = None, source: str = "cli") -> str:
     """Attach a user's score (0..1) and comment to the traced turn `run_id`; returns the feedback id."""
     client = _client()
@@ -53,8 +60,6 @@ def record(run_id: str, score: float, comment: str | None = None, source: str = 
         raise InvalidFeedback(f"run id {run_id!r} is not a UUID (use the run_id an answer returned)") from None
     if not 0.0 <= score <= 1.0:
         raise InvalidFeedback(f"score {score} is out of range: use 0 (unhelpful) to 1 (helpful)")
-    from langsmith.utils import LangSmithError
-
     try:
         made = client.create_feedback(
             run,
@@ -65,7 +70,7 @@ def record(run_id: str, score: float, comment: str | None = None, source: str = 
             source_info={"via": source},
             stop_after_attempt=2,
         )
-    except LangSmithError as exc:
+    except Exception as exc:  # LangSmithError, or ValueError from a server that requires a session id
         raise FeedbackError(
             f"LangSmith did not take the feedback: {observability.describe_failure(str(exc))}"
         ) from None
@@ -80,8 +85,6 @@ class Curated:
 
 def curate(days: int = 30, limit: int = 200, datasets: Path = CANDIDATES.parent) -> Curated:
     client = _client()
-    from langsmith.utils import LangSmithError
-
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
     try:
         runs = list(
@@ -94,29 +97,32 @@ def curate(days: int = 30, limit: int = 200, datasets: Path = CANDIDATES.parent)
             )
         )
         comments = _comments(client, [run.id for run in runs])
-    except LangSmithError as exc:
+    except Exception as exc:
         raise FeedbackError(f"could not read runs from LangSmith: {observability.describe_failure(str(exc))}") from None
-    seen = known_questions(datasets)
+    path, ledger = datasets / CANDIDATES.name, datasets / CURATED_RUNS
+    text = path.read_text(encoding="utf-8") if path.exists() else CANDIDATES_HEADER
+    before = _count_cases(path, text)
+    curated = set(ledger.read_text(encoding="utf-8").split()) if ledger.exists() else set()
+    seen = known_questions(datasets) | curated
     added, known, blocks = [], 0, []
     for run in sorted(runs, key=lambda r: r.start_time):
         case = candidate_case(run.id, run.inputs or {}, run.outputs or {})
         if case is None:
             continue
         key = _normalize(case.get("input") or case["messages"][-1]["content"])
-        if key in seen or case["id"] in seen:
+        if str(run.id) in seen or key in seen or case["id"] in seen:
             known += 1
             continue
-        seen.update({key, case["id"]})
+        seen.update({key, case["id"], str(run.id)})
         added.append(case["id"])
         blocks.append(_render(case, run, comments.get(str(run.id), [])))
+        curated.add(str(run.id))
     if blocks:
-        path = datasets / CANDIDATES.name
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        if not text:
-            text = CANDIDATES_HEADER
-        elif not text.endswith("\n"):
-            text += "\n"
-        path.write_text(text + "".join(blocks), encoding="utf-8")
+        text = (text if text.endswith("\n") else text + "\n") + "".join(blocks)
+        if _count_cases(path, text) != before + len(blocks):
+            raise CandidatesFileError(f"{path}: appended cases would not parse as `cases:` items; fix the file")
+        _replace(path, text)
+        _replace(ledger, "".join(f"{run_id}\n" for run_id in sorted(curated)))
     return Curated(added, known)
 
 
@@ -153,6 +159,26 @@ def known_questions(datasets: Path) -> set[str]:
     return seen
 
 
+def _count_cases(path: Path, text: str) -> int:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CandidatesFileError(f"{path}: not valid YAML ({exc.__class__.__name__}); fix the file") from None
+    if not isinstance(document, dict) or "cases" not in document:
+        raise CandidatesFileError(f"{path}: expected a `cases:` list; fix the file")
+    cases = document["cases"] or []  # a bare `cases:` (the header alone) is an empty list
+    if not isinstance(cases, list):
+        raise CandidatesFileError(f"{path}: expected a `cases:` list; fix the file")
+    return len(cases)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write whole or not at all: an interrupted curate never leaves a truncated file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
 def _render(case: dict[str, Any], run: Any, comments: list[str]) -> str:
     answer = " ".join(str((run.outputs or {}).get("answer", "")).split())
     notes = [f"run {run.id}, {run.start_time:%Y-%m-%d}"]
@@ -184,6 +210,8 @@ def _project_id(client: Any) -> str | None:
 
 def _client():
     client = observability.client()
+    if client is None and observability.configured():
+        raise FeedbackError("LangSmith is configured but its client could not be set up (see the warning above)")
     if client is None:
         raise TrackingOff("LangSmith is off: set LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted one)")
     return client

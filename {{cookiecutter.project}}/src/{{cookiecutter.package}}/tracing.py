@@ -81,11 +81,11 @@ class Tracer:
 
         `answering` names the provider and model that really answer (BOT_PROVIDER or a fallback may differ
         from bot.yaml)."""
-        if not self.enabled:
+        client = observability.client()
+        if client is None:  # off, or given up on: never fall back to the SDK's own (slow, retrying) client
             with langsmith.tracing_context(enabled=False):
                 yield Step()
             return
-        client = observability.client()
         with (
             langsmith.tracing_context(enabled=True, client=client),
             langsmith.trace(
