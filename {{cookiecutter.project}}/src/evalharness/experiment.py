@@ -79,9 +79,9 @@ class _Live(CaseTrace):
 
 
 class Experiment(Tracking):
-    def __init__(self, client: Any, name: str, dataset: str, examples: dict[tuple[str, str], str], project: Any):
-        self.client, self.name, self.dataset, self.examples = client, name, dataset, examples
-        self.project = project
+    def __init__(self, client: Any, project: Any, examples: dict[tuple[str, str], str]):
+        self.client, self.project, self.examples = client, project, examples
+        self.name = project.name
         # The experiment view lives under its dataset: <web>/o/<tenant>/datasets/<id>/compare?selectedSessions=<id>
         organization = project.url.split("/projects/")[0]
         self.url = f"{organization}/datasets/{project.reference_dataset_id}/compare?selectedSessions={project.id}"
@@ -109,7 +109,7 @@ class Experiment(Tracking):
         else:
             project = _shared_or_new(client, session, dataset, dataset_id)
             write_json(session.results.path / EXPERIMENT_FILE, {"id": str(project.id), "name": project.name})
-        return cls(client, project.name, dataset, examples, project)
+        return cls(client, project, examples)
 
     @contextmanager
     def case(self, suite: str, case: Case, repeat: int) -> Iterator[CaseTrace]:
