@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -77,6 +79,31 @@ def test_errors_are_never_cached(tmp_path: Path) -> None:
         calls.call("model", {"q": 1}, fail)
     assert calls.call("model", {"q": 1}, lambda: {"text": "ok"})["cached"] is False
     assert calls.stats.errors == 1
+
+
+# One process of several that open a new cache at the same moment (shards, promptfoo's Python workers).
+OPEN_AND_WRITE = """
+import sys, time
+from pathlib import Path
+from evalharness.calls import ModelCalls
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+calls = ModelCalls(Path(sys.argv[1]))
+for i in range(20):
+    calls.call("model", {"q": f"{sys.argv[3]}-{i}"}, lambda: {"text": "ok"})
+"""
+
+
+def test_processes_opening_a_new_cache_together_all_get_it(tmp_path: Path) -> None:
+    cache, start = tmp_path / "calls.sqlite", time.time() + 1.5
+    workers = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AND_WRITE, str(cache), str(start), str(n)], stderr=subprocess.PIPE)
+        for n in range(12)
+    ]
+    errors = [w.communicate(timeout=60)[1].decode() for w in workers]
+    assert [w.returncode for w in workers] == [0] * 12, errors
+    replay = ModelCalls(cache, mode="replay")
+    assert all(replay.call("model", {"q": f"{n}-19"}, lambda: {})["cached"] for n in range(12))
 
 
 def test_replay_mode_reports_misses_and_refresh_overwrites(tmp_path: Path) -> None:

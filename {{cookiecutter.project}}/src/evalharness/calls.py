@@ -78,11 +78,7 @@ class ModelCalls:
         self._db: sqlite3.Connection | None = None
         if cache_path is not None:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(cache_path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, value TEXT, created REAL)"
-            )
+            self._db = _open_cache(cache_path)
 
     def call(self, kind: str, key_material: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Return the cached record for this call, or compute it (a JSON-able dict) and cache it.
@@ -146,6 +142,24 @@ class ModelCalls:
                 "INSERT OR REPLACE INTO calls (key, kind, value, created) VALUES (?, ?, ?, ?)",
                 (key, kind, json.dumps(record, sort_keys=True), time.time()),
             )
+
+
+def _open_cache(path: Path, wait_s: float = 30.0) -> sqlite3.Connection:
+    """The cache, shared by every process of a run (eval shards, promptfoo's Python workers). Switching a new
+    file to WAL takes a lock that SQLite's busy timeout does not wait for, so processes starting together
+    retry the setup instead of failing with "database is locked"."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=wait_s)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, value TEXT, created REAL)")
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def cache_key(kind: str, key_material: dict[str, Any], repeat: int) -> str:
