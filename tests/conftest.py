@@ -18,7 +18,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 # Named option combinations that every structural test runs against.
 OPTION_SETS: dict[str, dict[str, str]] = {
     "default": {},
-    "no-api": {"http_api": "no"},
+    "no-api": {"http_api": "no", "promptfoo": "no"},
     "custom": {
         "project": "acme-help-desk",
         "package": "acme_helpdesk",

@@ -37,7 +37,8 @@ class Lab:
 
     def __init__(self, root: Path):
         self.root = root
-        result = run_cookiecutter(root / "bake", {})
+        # promptfoo off: its job's steps are skipped (no package-lock.json), so npm is not needed in the netns.
+        result = run_cookiecutter(root / "bake", {"promptfoo": "no"})
         assert result.exit_code == 0, result.output
         self.repo = result.project_dir
         installed = make(self.repo, "install")  # writes uv.lock and fills uv's cache for the offline jobs

@@ -74,51 +74,60 @@ TEST_FILES = {
         "fake_github",
         "test_ci_github",
         "test_ci_release",
+        "test_probes",
     )
 }
 # The generic packages: copied verbatim (never rendered), so they can be updated from the template.
-GENERIC_FILES = {"src/yamlcheck/__init__.py", "src/observability/__init__.py"} | {
-    f"src/evalharness/{name}.py"
-    for name in (
-        "__init__",
-        "__main__",
-        "calls",
-        "cli",
-        "datasets",
-        "experiment",
-        "gate",
-        "merge",
-        "metrics/__init__",
-        "metrics/build",
-        "metrics/deterministic",
-        "metrics/judge",
-        "progress",
-        "pytest_plugin",
-        "report/__init__",
-        "report/fmt",
-        "report/html",
-        "report/junit",
-        "report/markdown",
-        "report/svg",
-        "report/tables",
-        "results",
-        "runner",
-        "session",
-        "settings",
-        "stats",
-        "summary",
-        "target",
-        "workflow",
-        "ci/__init__",
-        "ci/__main__",
-        "ci/comment",
-        "ci/errors",
-        "ci/git",
-        "ci/github_api",
-        "ci/manifest",
-        "ci/release",
-    )
-}
+GENERIC_FILES = (
+    {"src/yamlcheck/__init__.py", "src/observability/__init__.py"}
+    | {
+        f"src/evalharness/{name}.py"
+        for name in (
+            "__init__",
+            "__main__",
+            "calls",
+            "cli",
+            "datasets",
+            "experiment",
+            "gate",
+            "merge",
+            "metrics/__init__",
+            "metrics/build",
+            "metrics/deterministic",
+            "metrics/judge",
+            "progress",
+            "pytest_plugin",
+            "report/__init__",
+            "report/fmt",
+            "report/html",
+            "report/junit",
+            "report/markdown",
+            "report/svg",
+            "report/tables",
+            "results",
+            "runner",
+            "session",
+            "settings",
+            "stats",
+            "summary",
+            "target",
+            "workflow",
+            "ci/__init__",
+            "ci/__main__",
+            "ci/comment",
+            "ci/errors",
+            "ci/git",
+            "ci/github_api",
+            "ci/manifest",
+            "ci/release",
+            "promptfoo/__init__",
+            "promptfoo/cli",
+            "promptfoo/provider",
+            "promptfoo/tests",
+        )
+    }
+    | {"src/evalharness/promptfoo/loopback_only.cjs"}
+)
 GITHUB_FILES = {
     ".github/actions/setup/action.yml",
     ".github/dependabot.yml",
@@ -127,10 +136,20 @@ GITHUB_FILES = {
 }
 EVAL_FILES = {
     "evals/conftest.py",
+    "evals/datasets/probes.yaml",
     "evals/datasets/support.yaml",
     "evals/eval.yaml",
     "evals/target.py",
+    "evals/test_probes.py",
     "evals/test_support.py",
+}
+PROMPTFOO_FILES = {
+    "package.json",
+    "package-lock.json",
+    "promptfooconfig.yaml",
+    "evals/promptfoo_cases.py",
+    "evals/promptfoo_provider.py",
+    "tests/test_promptfoo.py",
 }
 TOP_LEVEL = {
     ".cookiecutter.json",
@@ -150,6 +169,8 @@ def expected_files(answers: dict[str, str]) -> set[str]:
     files |= {f"src/{package}/{name}" for name in PACKAGE_FILES}
     if answers.get("http_api", "yes") == "yes":
         files |= {f"src/{package}/api.py", "tests/test_api.py"}
+    if answers.get("promptfoo", "yes") == "yes":
+        files |= PROMPTFOO_FILES
     return files
 
 
@@ -175,7 +196,7 @@ LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|(?<![.\w])cookiecutter\.(?!json\b)\w
 def test_no_leftover_template_markers(baked: tuple[dict[str, str], BakeResult]) -> None:
     _, result = baked
     for name in sorted(result.files()):
-        if name.startswith("prompts/") or name == ".cookiecutter.json":
+        if name.startswith("prompts/") or name in (".cookiecutter.json", "promptfooconfig.yaml"):  # their own Jinja
             continue
         text = result.read(name)
         match = LEFTOVER.search(text)

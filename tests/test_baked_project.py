@@ -44,11 +44,16 @@ def test_baked_project_installs_lints_and_passes_its_tests(tmp_path: Path, optio
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert " passed" in proc.stdout and " failed" not in proc.stdout
     assert (" deselected" in proc.stdout) == (tests == "test-fast")
+    # `make test` installs the pinned promptfoo CLI first: its real runs must not be skipped.
+    assert "promptfoo CLI not installed" not in proc.stdout
+    with_promptfoo = OPTION_SETS[option_set].get("promptfoo", "yes") == "yes"
+    assert (project / "node_modules").is_dir() == (with_promptfoo and tests == "test")
     assert (project / "uv.lock").is_file(), "make install must leave a uv.lock to commit"
 
     help_text = make(project, "help").stdout
     for target in ("install", "demo", "chat", "test", "test-fast", "lint", "eval", "gate", "report", "merge", "curate"):
         assert f"make {target}" in help_text
+    assert ("make promptfoo " in help_text) == with_promptfoo
 
 
 def test_demo_answers_offline_with_sources(tmp_path: Path) -> None:
@@ -88,7 +93,7 @@ def test_template_demo_target(tmp_path: Path) -> None:
     demo = tmp_path / "demo" / "my-chatbot"
     assert (demo / "uv.lock").is_file()
     # Then the evals, twice (the second from the cache), and the gate's report.
-    assert "model calls: 0 live, 50 cached" in proc.stdout
+    assert "model calls: 0 live, 64 cached" in proc.stdout
     assert "<!-- eval-gate-report -->" in proc.stdout
     verdict = json.loads((demo / "results" / "demo" / "verdict.json").read_text(encoding="utf-8"))
     assert verdict["verdict"] in ("PASS", "INCONCLUSIVE") and verdict["exit_code"] == 0

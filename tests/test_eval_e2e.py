@@ -20,6 +20,7 @@ from tests.conftest import run_cookiecutter
 from tests.test_baked_project import make
 
 pytestmark = pytest.mark.slow
+CASES = 64  # the sample suites: 50 support questions and 14 red-team probes
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +101,15 @@ def test_kill_9_mid_run_then_resume_runs_exactly_the_rest(project: Path) -> None
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         done_before = outputs.read_text().count("\n")
-        assert 15 <= done_before < 50, done_before
+        assert 15 <= done_before < CASES, done_before
 
         resumed = make(project, "eval", **env)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
-        assert f"({50 - done_before} run now, {done_before} already done)" in resumed.stdout
+        assert f"({CASES - done_before} run now, {done_before} already done)" in resumed.stdout
 
         fresh = make(project, "eval", **{**env, "RESULTS": "results/uninterrupted"})
         assert fresh.returncode == 0, fresh.stderr[-3000:]
     killed = json.loads((project / "results/killed/summary.json").read_text(encoding="utf-8"))
     whole = json.loads((project / "results/uninterrupted/summary.json").read_text(encoding="utf-8"))
-    assert killed["metrics"] == whole["metrics"] and killed["units"] == whole["units"] == {"ok": 50}
+    assert killed["metrics"] == whole["metrics"] and killed["units"] == whole["units"] == {"ok": CASES}
     assert whole["model_calls"]["live"] == 0  # the same questions again: all from the cache

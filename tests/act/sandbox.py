@@ -21,6 +21,7 @@ PINS = {  # every marketplace action the workflows use, at the exact pinned comm
     "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02": "upload-artifact",
     "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093": "download-artifact",
     "astral-sh/setup-uv@e92bafb6253dcd438e0484186d7669ea7a8ca1cc": "setup-uv",
+    "actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020": "setup-node",
 }
 
 

@@ -6,6 +6,8 @@ the bot's provider; the bot itself is unchanged and never imports the harness.
 
 from __future__ import annotations
 
+import copy
+import re
 import threading
 import time
 from dataclasses import asdict
@@ -14,7 +16,9 @@ from evalharness.calls import ModelCalls
 from evalharness.target import TargetOutput
 
 from {{ cookiecutter.package }}.bot import Bot
+from {{ cookiecutter.package }}.knowledge import chunk_document
 from {{ cookiecutter.package }}.providers import ChatRequest, Completion, Provider
+from {{ cookiecutter.package }}.retrieval import Retriever
 from {{ cookiecutter.package }}.tracing import Tracer
 
 
@@ -49,15 +53,17 @@ class BotTarget:
         self.bot.provider = self.provider_wrapper
         self.provider, self.model = self.provider_wrapper.name, self.provider_wrapper.model
         self.versions = self.bot.config.hashes
+        self._planted: dict[tuple, Bot] = {}  # planted documents -> a bot whose knowledge includes them
+        self._planting = threading.Lock()
 
     def describe(self) -> dict:
         # The provider that really answers (BOT_PROVIDER may override bot.yaml), with bot.yaml's params.
         return {"provider": self.provider, "model": self.model, "params": self.bot.config.params.model_dump()}
 
-    def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput:
+    def __call__(self, question: str, history: list[dict[str, str]], documents: list[dict[str, str]]) -> TargetOutput:
         last = self.provider_wrapper.last
         last.wall_ms, last.recorded_ms, last.cached = 0.0, 0.0, False  # in case no model call is made
-        answer = self.bot.answer(question, history)
+        answer = self._bot_with(documents).answer(question, history)
         return TargetOutput(
             answer=answer.text,
             sources=[s.source for s in answer.sources],
@@ -68,6 +74,34 @@ class BotTarget:
             usage=answer.usage,
             cached=last.cached,
         )
+
+    def _bot_with(self, documents: list[dict[str, str]]) -> Bot:
+        """The bot, or a copy whose retriever also searches the case's planted documents (an attack arriving
+        through the knowledge base). Copies share the provider, prompt and tracer; the index is rebuilt once."""
+        if not documents:
+            return self.bot
+        key = tuple((d["title"], d["text"]) for d in documents)
+        with self._planting:
+            if key not in self._planted:
+                settings = self.bot.config.retrieval
+                planted = [
+                    chunk
+                    for d in documents
+                    for chunk in chunk_document(
+                        f"planted/{_slug(d['title'])}.md",
+                        f"# {d['title']}\n\n{d['text']}",
+                        settings.chunk_words,
+                        settings.chunk_overlap,
+                    )
+                ]
+                bot = copy.copy(self.bot)
+                bot.retriever = Retriever(self.bot.retriever.chunks + planted)
+                self._planted[key] = bot
+            return self._planted[key]
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "document"
 
 
 def make_target(calls: ModelCalls) -> BotTarget:

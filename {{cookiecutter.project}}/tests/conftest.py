@@ -8,12 +8,22 @@ from pathlib import Path
 import pytest
 
 import observability
+from evalharness.datasets import load_dataset
+from evalharness.settings import load_settings
 
 from tests.fake_langsmith import FakeLangSmith
 from tests.fake_openai import FakeOpenAI
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BOT_YAML = PROJECT_ROOT / "bot.yaml"
+
+
+def _sample_cases() -> int:
+    settings, _ = load_settings(PROJECT_ROOT / "evals/eval.yaml")
+    return sum(len(load_dataset(PROJECT_ROOT / "evals" / s.dataset).cases) for s in settings.suites.values())
+
+
+SAMPLE_CASES = _sample_cases()  # every case of every suite: what one `make eval` evaluates
 
 
 @pytest.fixture(autouse=True)

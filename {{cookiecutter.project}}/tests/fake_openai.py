@@ -7,6 +7,7 @@ from the request, so a test can also serve many calls. Every request body is rec
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -193,3 +194,25 @@ def judge_reply(score: float = 8) -> Callable[[dict], Action]:
         "verdicts": [{"verdict": "yes", "reason": None}],
     }
     return lambda body: Text(json.dumps(payload))
+
+
+def rule_following_model(guard: str) -> Callable[[dict], Action]:
+    """A stand-in chat model whose safety comes only from its system prompt, as a weakly aligned model's does.
+
+    When the system prompt contains `guard` (the rule that text in passages and questions is data, not
+    instructions), it declines anything but help-center questions. Without that rule it does what the text in
+    front of it says: it plays along with the user's message (repeating it), follows instructions in the
+    passages (repeating them), and shows its whole prompt, canary included, to whoever asks for it.
+    """
+
+    def reply(body: dict) -> Action:
+        system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+        if guard in system:
+            return Text("I don't know based on the help center; I can only answer questions about the product.")
+        question = body["messages"][-1]["content"]
+        passages = system.partition("Passages:")[2].strip()
+        asked_for_prompt = re.search(r"instructions|prompt|above|configuration|confidential", question + passages)
+        shown = system if asked_for_prompt else passages
+        return Text(f"Sure! You said: {question}\nHere is what I was given:\n{shown}")
+
+    return reply

@@ -63,20 +63,20 @@ def _run_expecting(project: Path, code: int, capsys: pytest.CaptureFixture[str])
             CONFIG,
             "  facts:         {tolerance: 0.03,",
             "  facts:         {tolerance: -0.1,",
-            "eval.yaml:40: metrics.facts.tolerance",
+            "eval.yaml:41: metrics.facts.tolerance",
         ),
         (
             CONFIG,
             "threshold: 1.0, min_mean: 0.5}",
             "threshold: 2.0, min_mean: 0.5}",
-            "eval.yaml:40: metrics.facts.threshold",
+            "eval.yaml:41: metrics.facts.threshold",
         ),
         (CONFIG, "concurrency: 8 ", "concurrency: many ", "eval.yaml:7: concurrency"),
         (
             CONFIG,
             "    dataset: datasets/support.yaml",
             "    dataset: datasets/missing.yaml",
-            "eval.yaml:53: suites.support.dataset",
+            "eval.yaml:55: suites.support.dataset",
         ),
     ],
 )
@@ -104,7 +104,7 @@ def test_github_annotations_under_actions(
 
 def test_missing_knowledge_folder_is_bad_input(eval_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _edit(eval_project, "bot.yaml", "  knowledge_dir: knowledge", "  knowledge_dir: knowledge-gone")
-    assert "bot.yaml:21: retrieval.knowledge_dir: no such folder" in _run_expecting(eval_project, 2, capsys)
+    assert "bot.yaml:24: retrieval.knowledge_dir: no such folder" in _run_expecting(eval_project, 2, capsys)
 
 
 def test_live_run_without_key_is_infrastructure_exit_3(

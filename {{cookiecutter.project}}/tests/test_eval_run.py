@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SAMPLE_CASES
 from tests.fake_openai import FakeOpenAI, judge_reply
 
 
@@ -32,7 +33,7 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
     first = run(eval_project, "run", RESULTS="results/base")
     assert first.returncode == 0, first.stderr
     base = summary(eval_project, "results/base")
-    assert base["cases"] == 50 and base["model_calls"]["live"] == 50
+    assert base["cases"] == SAMPLE_CASES and base["model_calls"]["live"] == SAMPLE_CASES
     assert base["providers"] == ["offline:extractive-bm25"]
     assert base["judge"]["status"] == "skipped" and "JUDGE_API_KEY" in base["judge"]["reason"]
     assert base["credentials"] == {"OPENAI_API_KEY": False, "JUDGE_API_KEY": False, "LANGSMITH_API_KEY": False}
@@ -46,7 +47,7 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
     second = run(eval_project, "run", RESULTS="results/head")
     assert second.returncode == 0, second.stderr
     head = summary(eval_project, "results/head")
-    assert head["model_calls"] == {**head["model_calls"], "live": 0, "cached": 50}
+    assert head["model_calls"] == {**head["model_calls"], "live": 0, "cached": SAMPLE_CASES}
     assert head["metrics"] == base["metrics"]
 
     gate = run(eval_project, "gate", "--baseline", "results/base", "--results", "results/head")
@@ -65,7 +66,7 @@ def test_replay_without_cache_is_not_evaluated_and_inconclusive(eval_project: Pa
         eval_project, "run", RESULTS="results/fork", MODEL_MODE="replay", EVAL_CACHE=str(eval_project / "empty.sqlite")
     )
     assert replay.returncode == 0, replay.stderr
-    assert summary(eval_project, "results/fork")["units"] == {"not_evaluated": 50}
+    assert summary(eval_project, "results/fork")["units"] == {"not_evaluated": SAMPLE_CASES}
     pr = run(eval_project, "gate", "--baseline", "results/base", "--results", "results/fork", "--mode", "pr")
     release = run(eval_project, "gate", "--baseline", "results/base", "--results", "results/fork", "--mode", "release")
     assert (pr.returncode, release.returncode) == (0, 1)

@@ -14,6 +14,7 @@ import pytest
 from evalharness.experiment import example_id
 from evalharness.results import read_jsonl
 
+from tests.conftest import SAMPLE_CASES
 from tests.fake_langsmith import FakeLangSmith
 from tests.test_eval_run import run, summary
 
@@ -35,7 +36,8 @@ def test_two_runs_sync_the_dataset_once_and_log_two_experiments(eval_project: Pa
     assert dataset["name"] == DATASET
     assert langsmith.calls("POST", "/examples/bulk") == 1 and langsmith.calls("PATCH", "/examples/bulk") == 0
     assert sorted(langsmith.examples) == sorted(
-        example_id(DATASET, "support", row["case"]) for row in read_jsonl(eval_project / "results/head/outputs.jsonl")
+        example_id(DATASET, row["suite"], row["case"])
+        for row in read_jsonl(eval_project / "results/head/outputs.jsonl")
     )
     experiments = _experiments(langsmith)
     assert len(experiments) == 2 and {e["reference_dataset_id"] for e in experiments} == {dataset["id"]}
@@ -49,16 +51,16 @@ def test_two_runs_sync_the_dataset_once_and_log_two_experiments(eval_project: Pa
         for r in langsmith.runs.values()
         if r.get("session_name") == experiment["name"] and not r.get("parent_run_id")
     }
-    assert len(roots) == 50
+    assert len(roots) == SAMPLE_CASES
     for case, root in roots.items():
-        assert root["reference_example_id"] == example_id(DATASET, "support", case)
+        assert root["reference_example_id"] == example_id(DATASET, root["extra"]["metadata"]["suite"], case)
         assert root["extra"]["metadata"]["eval_run_id"] == experiment["id"] and "eval" in root["tags"]
     turns = [
         r
         for r in langsmith.runs.values()
         if r["name"] == "chat turn" and r.get("parent_run_id") in {root["id"] for root in roots.values()}
     ]
-    assert len(turns) == 50 and all("eval" in t["tags"] for t in turns)  # eval traffic is told from users'
+    assert len(turns) == SAMPLE_CASES and all("eval" in t["tags"] for t in turns)  # eval traffic is told from users'
 
     # Every score in results.jsonl is feedback on its case's run, with the same value.
     scored = {(fb["run_id"], fb["key"]): fb["score"] for fb in langsmith.feedback}
@@ -74,13 +76,13 @@ def test_a_changed_case_is_updated_and_a_resumed_run_keeps_its_experiment(
     eval_project: Path, langsmith: FakeLangSmith
 ) -> None:
     assert run(eval_project, "run", "-k", "password", RESULTS="results/a").returncode == 0
-    assert 0 < summary(eval_project, "results/a")["cases"] < 50  # `-k` (make eval SUITE=...) picks cases
+    assert 0 < summary(eval_project, "results/a")["cases"] < SAMPLE_CASES  # `-k` (make eval SUITE=...) picks cases
     dataset = eval_project / "evals/datasets/support.yaml"
     dataset.write_text(dataset.read_text().replace('facts: ["60 minutes"]', 'facts: ["60 minutes", "email"]'))
     assert run(eval_project, "run", "-k", "password", RESULTS="results/b").returncode == 0
     assert run(eval_project, "run", "-k", "password", RESULTS="results/b").returncode == 0  # a resume
 
-    assert len(langsmith.examples) == 50 and langsmith.calls("PATCH", "/examples/bulk") == 1
+    assert len(langsmith.examples) == SAMPLE_CASES and langsmith.calls("PATCH", "/examples/bulk") == 1
     changed = langsmith.examples[example_id(DATASET, "support", "password-reset-link-expiry")]
     assert changed["outputs"]["facts"] == ["60 minutes", "email"]
     assert len(_experiments(langsmith)) == 2
@@ -100,7 +102,7 @@ def test_the_shards_of_one_run_share_one_experiment(eval_project: Path, langsmit
     roots = [
         r for r in langsmith.runs.values() if r.get("session_name") == experiment["name"] and "parent_run_id" not in r
     ]
-    assert len(roots) == 50
+    assert len(roots) == SAMPLE_CASES
 
 
 @pytest.mark.slow

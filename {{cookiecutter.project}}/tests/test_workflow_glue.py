@@ -23,8 +23,14 @@ def test_shards_step_writes_a_json_output(tmp_path: Path, monkeypatch: pytest.Mo
     output = tmp_path / "out"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
     monkeypatch.setenv("SHARD_COUNT", "2")
+    monkeypatch.chdir(tmp_path)  # a project without promptfoo: no package-lock.json
     assert main(["shards"]) == 0
-    assert output.read_text() == 'shards=[{"index": 1, "spec": "1/2"}, {"index": 2, "spec": "2/2"}]\n'
+    shards = 'shards=[{"index": 1, "spec": "1/2"}, {"index": 2, "spec": "2/2"}]\n'
+    assert output.read_text() == shards + "promptfoo=false\n"
+    output.unlink()
+    (tmp_path / "package-lock.json").write_text("{}")
+    assert main(["shards"]) == 0
+    assert output.read_text() == shards + "promptfoo=true\n"
 
 
 @pytest.mark.parametrize(

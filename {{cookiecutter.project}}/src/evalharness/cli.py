@@ -56,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--mode", choices=("pr", "release", "nightly"), default="pr")
     report.set_defaults(command=_report)
 
+    promptfoo = commands.add_parser("promptfoo", help="run the datasets through promptfoo into the results dir")
+    promptfoo.add_argument("--results", type=Path, default=None)
+    promptfoo.set_defaults(command=_promptfoo)
+
+    view = commands.add_parser("promptfoo-view", help="browse the promptfoo results of a results dir (127.0.0.1)")
+    view.add_argument("--results", type=Path, default=None)
+    view.add_argument("--port", type=int, default=15500)
+    view.set_defaults(command=_promptfoo_view)
+
+    redteam = commands.add_parser("redteam", help="promptfoo red team against the bot (needs a model key)")
+    redteam.add_argument("--results", type=Path, default=None)
+    redteam.set_defaults(command=_redteam)
+
     merge = commands.add_parser("merge", help="join shard results dirs into one")
     merge.add_argument("output", type=Path)
     merge.add_argument("shards", type=Path, nargs="+")
@@ -157,6 +170,56 @@ def _verdict(args: argparse.Namespace) -> dict:
 
 def _results(args: argparse.Namespace) -> Path:
     return args.results or Path(os.environ.get("RESULTS") or "results/latest")
+
+
+def _promptfoo(args: argparse.Namespace) -> int:
+    from evalharness.promptfoo import cli
+    from evalharness.settings import DEFAULT_EVAL_CONFIG, load_settings
+
+    settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
+    summary = cli.run(settings, _results(args))
+    return _print_promptfoo("promptfoo", summary, _results(args))
+
+
+def _print_promptfoo(label: str, summary: dict, results: Path) -> int:
+    if summary.get("tests") is not None:
+        rate = "n/a" if summary["pass_rate"] is None else f"{summary['pass_rate']:.1%}"
+        print(
+            f"{label}: {summary['successes']} passed, {summary['failures']} failed, {summary['errors']} errored, "
+            f"{summary.get('not_evaluated', 0)} not evaluated of {summary['tests']} "
+            f"(pass rate {rate}, minimum {summary['min_pass_rate']:.0%})",
+            file=sys.stderr,
+        )
+    for failure in summary.get("failed", [])[:10]:
+        print(f"  {failure['kind']}: {failure['case']}: {failure['reason']}", file=sys.stderr)
+    if summary.get("judge"):
+        print(f"{label}: llm-rubric {summary['judge']}", file=sys.stderr)
+    reason = f": {summary['reason']}" if summary.get("reason") else ""
+    print(f"{label}: {summary['status']}{reason} (exit {summary['exit_code']}); results in {results}", file=sys.stderr)
+    return summary["exit_code"]
+
+
+def _promptfoo_view(args: argparse.Namespace) -> int:
+    from evalharness.promptfoo import cli
+    from evalharness.settings import DEFAULT_EVAL_CONFIG, load_settings
+
+    settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
+    try:
+        return cli.view(settings, _results(args), args.port)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_PASS
+
+
+def _redteam(args: argparse.Namespace) -> int:
+    from evalharness.promptfoo import cli
+    from evalharness.settings import DEFAULT_EVAL_CONFIG, load_settings
+
+    settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
+    summary = cli.redteam(settings, _results(args) / "redteam")
+    return _print_promptfoo("redteam", summary, _results(args) / "redteam")
 
 
 def _merge(args: argparse.Namespace) -> int:

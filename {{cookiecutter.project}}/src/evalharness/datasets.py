@@ -28,11 +28,19 @@ class Expectations(_Strict):
     refuse: bool | None = False  # true: out of scope, answer "I don't know"; null: either is fine
 
 
+class Document(_Strict):
+    """A document planted in the knowledge base for one case: how an indirect prompt injection arrives."""
+
+    title: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
 class Case(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")
     input: str | None = Field(None, min_length=1)
     messages: list[Message] | None = Field(None, min_length=1)  # a conversation; the last turn is the user's
     expect: Expectations = Expectations()
+    documents: list[Document] = []  # searched together with the knowledge base, for this case only
     reference: str | None = None  # an ideal answer, for the LLM-judged correctness metric
     tags: list[str] = []
     thresholds: dict[Literal[ALL_METRICS], Annotated[float, Field(ge=0.0, le=1.0)]] = {}  # type: ignore[valid-type]

@@ -16,6 +16,7 @@ from statistics import fmean
 from typing import Any, Literal
 
 from evalharness import stats
+from evalharness.promptfoo.cli import SUMMARY as PROMPTFOO_SUMMARY
 from evalharness.results import RUN_FILE, ResultsDir
 from evalharness.settings import EvalSettings
 from yamlcheck import FileError
@@ -25,6 +26,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
 ERROR = "ERROR"
 NO_BASELINE = "NO_BASELINE"
 REGRESSIONS_SHOWN = 8
+LIMIT_EXAMPLES = 3  # failing cases per failure limit shown with their answers
 
 
 @dataclass
@@ -91,6 +93,8 @@ def evaluate(settings: EvalSettings, head_path: Path, base_path: Path | None, mo
     gated = gated_metrics(settings)
     metrics = _compare(settings, gated, head, base)
     thresholds = _thresholds(settings, gated, head)
+    limits = _failure_limits(settings, gated, head)
+    promptfoo = _promptfoo(head_path, head.summary)
     budgets = _budgets(settings, head)
     notes = []
     if head.not_evaluated:
@@ -109,9 +113,13 @@ def evaluate(settings: EvalSettings, head_path: Path, base_path: Path | None, mo
         if m["verdict"] == stats.INCONCLUSIVE and m.get("skipped_reason"):
             notes.append(f"{m['name']}: not evaluated ({m['skipped_reason']})")
     compared = [m["verdict"] for m in metrics if m["verdict"] != NO_BASELINE]  # without a baseline: thresholds only
-    verdicts = compared + [t["verdict"] for t in thresholds] + [b["verdict"] for b in budgets]
+    verdicts = compared + [r["verdict"] for r in thresholds + limits + budgets]
+    if promptfoo:  # promptfoo's outcome counts like one more check (ERROR as an infrastructure error)
+        verdicts.append(promptfoo["status"])
+        if promptfoo["status"] in (ERROR, stats.INCONCLUSIVE):
+            notes.append(f"promptfoo: {promptfoo.get('reason')}")
     errors = head.errors + (base.errors if base else [])
-    if errors:
+    if errors or ERROR in verdicts:
         overall = ERROR
     elif stats.FAIL in verdicts:
         overall = stats.FAIL
@@ -132,7 +140,9 @@ def evaluate(settings: EvalSettings, head_path: Path, base_path: Path | None, mo
         "baseline": _side_info(base) if base else None,
         "metrics": metrics,
         "thresholds": thresholds,
+        "failure_limits": limits,
         "budgets": budgets,
+        "promptfoo": promptfoo,
         "only_in_head": sorted(head.outputs.keys() - base.outputs.keys()) if base else [],
         "only_in_baseline": sorted(base.outputs.keys() - head.outputs.keys()) if base else [],
         "not_evaluated": sorted(head.not_evaluated),
@@ -201,6 +211,53 @@ def _thresholds(settings: EvalSettings, gated: list[str], head: Side) -> list[di
             )
             rows.append(_threshold_row(name, "mean", value, metric.min_mean, lower, upper, verdict, len(per_case)))
     return rows
+
+
+def _failure_limits(settings: EvalSettings, gated: list[str], head: Side) -> list[dict[str, Any]]:
+    """Hard limits on the number of failing cases (a case fails if any repeat does). A failure seen is a
+    failure even when some cases were not evaluated, so these are never softened to INCONCLUSIVE."""
+    rows = []
+    for name in gated:
+        limit = settings.metric(name).max_failures
+        if limit is None:
+            continue
+        passes = head.passes.get(name, {})
+        failing = sorted(case for case, repeats in passes.items() if min(repeats) < 1.0)
+        verdict = stats.FAIL if len(failing) > limit else stats.PASS if passes else stats.INCONCLUSIVE
+        examples = [  # the evidence: what was asked, and what the bot said
+            {"case": case, "input": head.outputs[case].get("input", ""), "answer": head.outputs[case].get("answer", "")}
+            for case in failing[:LIMIT_EXAMPLES]
+            if case in head.outputs
+        ]
+        rows.append(
+            {
+                "metric": name,
+                "failed": len(failing),
+                "limit": limit,
+                "n": len(passes),
+                "cases": failing,
+                "examples": examples,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def _promptfoo(results: Path, evaluated: dict[str, Any]) -> dict[str, Any] | None:
+    """promptfoo's outcome, when `make promptfoo` ran into this results dir: a FAIL or ERROR there counts here."""
+    path = results / PROMPTFOO_SUMMARY
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise FileError(path, None, f"not valid JSON ({exc}); rerun `make promptfoo`") from None
+    if summary.get("status") not in (stats.PASS, stats.FAIL, stats.INCONCLUSIVE, ERROR):
+        raise FileError(path, None, f"unknown status {summary.get('status')!r}; rerun `make promptfoo`")
+    head_versions = (evaluated.get("hashes") or {}).get("versions")
+    if summary.get("versions") and head_versions and summary["versions"] != head_versions:
+        raise FileError(path, None, "promptfoo ran another version of the bot than the evals: rerun `make promptfoo`")
+    return {**summary, "failed": (summary.get("failed") or [])[:REGRESSIONS_SHOWN]}
 
 
 def _threshold_row(

@@ -106,7 +106,8 @@ class Runner:
     def _evaluate_in_context(self, unit: Unit, trace: CaseTrace) -> str:
         base = {"suite": unit.suite, "case": unit.case.id, "repeat": unit.repeat, "attempt": uuid.uuid4().hex[:12]}
         try:
-            output = self.target(unit.case.question, unit.case.history)
+            documents = [d.model_dump() for d in unit.case.documents]
+            output = self.target(unit.case.question, unit.case.history, documents)
         except NotEvaluated as exc:
             return self._record_without_output(unit, base, "not_evaluated", str(exc), trace)
         except Exception as exc:  # the system under test failed: infrastructure, not quality

@@ -159,8 +159,8 @@ class _Priced:
         self.provider, self.model, self.versions = target.provider, target.model, target.versions
         self.describe = target.describe
 
-    def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput:
-        output = self.target(question, history)
+    def __call__(self, question: str, history: list[dict[str, str]], documents: list[dict[str, str]]) -> TargetOutput:
+        output = self.target(question, history, documents)
         cost = 0.0 if output.provider == "offline" else price(self.settings, output.model, output.usage)
         return replace(output, metadata={**output.metadata, "cost_usd": cost})
 

@@ -11,7 +11,16 @@ from yamlcheck import FileError, load_yaml, validate_file
 
 DEFAULT_EVAL_CONFIG = Path("evals/eval.yaml")
 
-DETERMINISTIC_METRICS = ("facts", "forbidden", "refusal", "source_recall", "answer_length", "latency", "cost")
+DETERMINISTIC_METRICS = (
+    "facts",
+    "forbidden",
+    "refusal",
+    "source_recall",
+    "security",
+    "answer_length",
+    "latency",
+    "cost",
+)
 JUDGE_METRICS = ("correctness", "relevancy", "faithfulness")
 ALL_METRICS = DETERMINISTIC_METRICS + JUDGE_METRICS
 
@@ -26,6 +35,9 @@ class MetricSettings(_Strict):
     tolerance: float = Field(0.02, ge=0.0, le=1.0)  # Δ: the drop from baseline that is still acceptable
     min_pass_rate: float | None = Field(None, ge=0.0, le=1.0)  # absolute bar on the share of passing cases
     min_mean: float | None = Field(None, ge=0.0, le=1.0)  # absolute bar on the mean score
+    # A hard limit, no statistics: more than this many failing cases fails the gate. For "must never" checks
+    # such as attack probes, where one success is a finding, not noise.
+    max_failures: int | None = Field(None, ge=0)
     # Metric-specific knobs (ignored by the others).
     min_words: int = Field(1, ge=0)
     max_words: int = Field(300, ge=1)
@@ -62,6 +74,12 @@ class LangSmithSettings(_Strict):
     dataset: str = Field("evals", min_length=1, max_length=120)
 
 
+class PromptfooSettings(_Strict):
+    # promptfoo runs the same datasets (`make promptfoo`); it passes when this share of its tests pass.
+    config: str = "promptfooconfig.yaml"
+    min_pass_rate: float = Field(1.0, ge=0.0, le=1.0)
+
+
 class EvalSettings(_Strict):
     target: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # "module:factory", module found in evals/
     knowledge_dir: str = "knowledge"  # where expected sources must exist (relative to the project root)
@@ -75,6 +93,7 @@ class EvalSettings(_Strict):
     metrics: dict[Literal[ALL_METRICS], MetricSettings] = {}  # type: ignore[valid-type]
     suites: dict[str, SuiteSettings] = Field(min_length=1)
     langsmith: LangSmithSettings = LangSmithSettings()
+    promptfoo: PromptfooSettings = PromptfooSettings()
 
     @model_validator(mode="after")
     def _suite_names_are_identifiers(self) -> EvalSettings:

@@ -37,7 +37,10 @@ class Target(Protocol):
         """What is under test, for manifests: provider, model, params (JSON-able)."""
         ...
 
-    def __call__(self, question: str, history: list[dict[str, str]]) -> TargetOutput: ...
+    def __call__(self, question: str, history: list[dict[str, str]], documents: list[dict[str, str]]) -> TargetOutput:
+        """Answer the last user turn. `documents` ({title, text}) are planted in the knowledge the target
+        searches, for this call only: how a case tests an attack that arrives inside a retrieved document."""
+        ...
 
 
 def load_target(spec: str, evals_dir: Path, calls: ModelCalls) -> Target:

@@ -1,9 +1,11 @@
 """Small steps of the GitHub workflows, kept here (tested) so the YAML stays wiring only.
 
-    python -m evalharness.workflow shards        SHARD_COUNT -> shards=[{index, spec: "i/n"}, ...] on $GITHUB_OUTPUT
+    python -m evalharness.workflow shards        SHARD_COUNT -> shards=[{index, spec: "i/n"}, ...] on $GITHUB_OUTPUT,
+                                                 and promptfoo=true|false (is promptfoo set up: package-lock.json)
     python -m evalharness.workflow merge-shards  results/shards/* -> results/head (one shard: copied)
     python -m evalharness.workflow gate          the gate, plus verdict/exit-code outputs and pr.json
     python -m evalharness.workflow needs         the aggregate check: did the eval run that applies pass?
+    python -m evalharness.workflow promptfoo     promptfoo into RESULTS; its outcome is recorded for the gate
 
 `shards` and `needs` use the standard library only: they run before the project is installed.
 """
@@ -78,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[0] if args else ""
     if command == "shards":
         set_output("shards", json.dumps(shard_list(int(os.environ.get("SHARD_COUNT") or "1"))))
+        set_output("promptfoo", "true" if Path("package-lock.json").is_file() else "false")
         return 0
     if command == "merge-shards":
         shards = Path(os.environ.get("SHARDS_DIR", "results/shards"))
@@ -89,14 +92,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if ok else 1
     if command == "gate":
         return _gate()
+    if command == "promptfoo":
+        return _promptfoo()
     print(__doc__, file=sys.stderr)
     return 2
+
+
+def _promptfoo() -> int:
+    """Run promptfoo and keep going whatever it found: the gate job reads the recorded outcome (a FAIL there
+    is a FAIL of the gate), so one verdict, with one report, decides the check."""
+    from evalharness.cli import main as harness
+
+    harness(["promptfoo", "--results", os.environ.get("RESULTS", "results/promptfoo")])
+    return 0
+
+
+def expect_promptfoo(results: Path, config: Path = Path("evals/eval.yaml")) -> None:
+    """A project with promptfoo whose results lack its outcome gets an ERROR outcome, not a silent pass."""
+    from evalharness.promptfoo.cli import SUMMARY, error_summary, write_summary
+    from evalharness.settings import load_settings
+
+    settings, _ = load_settings(config)
+    if Path(settings.promptfoo.config).is_file() and results.is_dir() and not (results / SUMMARY).is_file():
+        reason = "no promptfoo results: the promptfoo job did not run or did not upload them"
+        write_summary(results, error_summary(reason, None))
 
 
 def _gate() -> int:
     from evalharness.cli import main as harness
 
     results = Path(os.environ.get("RESULTS", "results/head"))
+    expect_promptfoo(results)
     args = ["gate", "--results", str(results), "--mode", os.environ.get("MODE", "pr")]
     if os.environ.get("BASELINE"):
         args += ["--baseline", os.environ["BASELINE"]]

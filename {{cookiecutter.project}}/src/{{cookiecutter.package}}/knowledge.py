@@ -34,11 +34,19 @@ def load_chunks(folder: Path, chunk_words: int, overlap: int) -> list[Chunk]:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise FileError(path, None, f"not UTF-8 text ({exc.reason})") from None
-        title, sections = split_sections(text, default_title=path.stem.replace("-", " ").title())
-        for heading, body in sections:
-            for n, piece in enumerate(_windows(body, chunk_words, overlap)):
-                chunks.append(Chunk(f"{source}#{_slug(heading or 'intro')}-{n}", source, title, heading, piece))
+        chunks.extend(chunk_document(source, text, chunk_words, overlap))
     return chunks
+
+
+def chunk_document(source: str, markdown: str, chunk_words: int, overlap: int) -> list[Chunk]:
+    """One Markdown document's chunks; `source` names it (a file name relative to the knowledge folder)."""
+    default_title = Path(source).stem.replace("-", " ").title()
+    title, sections = split_sections(markdown, default_title=default_title)
+    return [
+        Chunk(f"{source}#{_slug(heading or 'intro')}-{n}", source, title, heading, piece)
+        for heading, body in sections
+        for n, piece in enumerate(_windows(body, chunk_words, overlap))
+    ]
 
 
 def split_sections(markdown: str, default_title: str) -> tuple[str, list[tuple[str, str]]]:

@@ -72,8 +72,8 @@ def meaning(verdict: dict[str, Any]) -> str:
         return f"Every gated comparison, threshold and budget passed (exit code {code})."
     if overall == "FAIL":
         return (
-            "At least one metric is confidently worse than its tolerance, or a threshold or budget failed "
-            f"(exit code {code})."
+            "At least one metric is confidently worse than its tolerance, or a threshold, failure limit, budget or "
+            f"promptfoo failed (exit code {code})."
         )
     if overall == "ERROR":
         return (
@@ -86,6 +86,24 @@ def meaning(verdict: dict[str, Any]) -> str:
         f"The data cannot tell a regression from noise yet; INCONCLUSIVE passes in "
         f"{MODE_LABELS.get(mode, mode)} mode (exit code {code})."
     )
+
+
+def promptfoo(summary: dict[str, Any]) -> str:
+    """One line on the promptfoo run: its status, pass rate against the minimum, and the grader."""
+    status = summary.get("status")
+    if summary.get("tests") is None:
+        return f"**{status}**: {summary.get('reason') or 'no results'}"
+    rate, minimum = summary.get("pass_rate"), summary.get("min_pass_rate")
+    line = (
+        f"**{status}**: {summary.get('successes')} of {summary.get('tests')} tests passed "
+        f"({'n/a' if rate is None else f'{rate:.1%}'}, minimum {minimum:.0%}), {summary.get('failures')} failed, "
+        f"{summary.get('errors')} errored"
+    )
+    if summary.get("not_evaluated"):
+        line += f", {summary['not_evaluated']} not evaluated"
+    if summary.get("reason"):
+        line += f": {summary['reason']}"
+    return f"{line}. llm-rubric: {summary.get('judge') or MISSING}."
 
 
 def judge(info: Any) -> str:

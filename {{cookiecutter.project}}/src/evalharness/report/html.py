@@ -22,6 +22,10 @@ NUMERIC = {
     "value",
     "minimum",
     "limit",
+    "failed",
+    "passed",
+    "total",
+    "pass rate",
     "cases",
     "units",
     "p50 latency",
@@ -54,7 +58,9 @@ def page(verdict: dict[str, Any]) -> str:
         _errors(verdict) if errors_first else "",
         *_metrics(verdict),
         _section("Absolute thresholds", _table(*tables.thresholds(verdict))),
+        _section("Failure limits", _table(*tables.failure_limits(verdict))),
         _section("Budgets", _table(*tables.budgets(verdict))),
+        _promptfoo(verdict),
         "" if errors_first else _errors(verdict),
         _regressions(verdict),
         _section("Runs: cost and latency", _table(*tables.runs(verdict))),
@@ -80,6 +86,15 @@ def badge(verdict: Any) -> str:
     word = str(verdict)
     kind = word.split(" ", 1)[0]
     return f'<span class="v v-{escape(kind)}">{escape(word)}</span>'
+
+
+def _promptfoo(verdict: dict[str, Any]) -> str:
+    summary = verdict.get("promptfoo")
+    if not summary:
+        return ""
+    line = escape(fmt.promptfoo(summary).replace("**", ""))
+    tables_html = _table(*tables.promptfoo_metrics(verdict)) + _table(*tables.promptfoo_failed(verdict))
+    return _section("promptfoo (second engine, same datasets)", f"<p>{line}</p>\n{tables_html}")
 
 
 def _section(title: str, content: str) -> str:

@@ -22,7 +22,14 @@ Case = tuple[str, str, str | None, str, str]  # classname, name, outcome (None: 
 
 
 def junit(verdict: dict[str, Any]) -> str:
-    cases = [_verdict_case(verdict), *_metric_cases(verdict), *_threshold_cases(verdict), *_budget_cases(verdict)]
+    cases = [
+        _verdict_case(verdict),
+        *_metric_cases(verdict),
+        *_threshold_cases(verdict),
+        *_limit_cases(verdict),
+        *_budget_cases(verdict),
+        *_promptfoo_cases(verdict),
+    ]
     cases += _error_cases(verdict)
     outcomes = [outcome for _, _, outcome, _, _ in cases]
     counts = {
@@ -104,6 +111,26 @@ def _threshold_cases(verdict: dict[str, Any]) -> list[Case]:
         }.get(outcome or "", "")
         cases.append(("eval-gate.thresholds", name, outcome, message, detail))
     return cases
+
+
+def _limit_cases(verdict: dict[str, Any]) -> list[Case]:
+    cases = []
+    for r in verdict.get("failure_limits") or []:
+        failing = ", ".join(r.get("cases") or []) or "none"
+        outcome = {"PASS": None, "FAIL": "failure"}.get(r.get("verdict"), "skipped")
+        message = f"{r.get('failed')} case(s) failed, the limit is {r.get('limit')}: {failing}" if outcome else ""
+        name = f"{r.get('metric')} failures <= {r.get('limit')}"
+        cases.append(("eval-gate.failure-limits", name, outcome, message, f"failing: {failing}"))
+    return cases
+
+
+def _promptfoo_cases(verdict: dict[str, Any]) -> list[Case]:
+    summary = verdict.get("promptfoo")
+    if not summary:
+        return []
+    outcome = {"PASS": None, "FAIL": "failure", "ERROR": "error"}.get(summary.get("status"), "skipped")
+    line = fmt.promptfoo(summary).replace("**", "")
+    return [("eval-gate.promptfoo", "promptfoo pass rate", outcome, line if outcome else "", line)]
 
 
 def _budget_cases(verdict: dict[str, Any]) -> list[Case]:

@@ -29,7 +29,10 @@ def markdown(verdict: dict[str, Any]) -> str:
         _errors(verdict) if errors_first else "",
         _metrics(verdict),
         _section("Absolute thresholds", tables.thresholds(verdict)),
+        _section("Failure limits", tables.failure_limits(verdict), "Hard limits: any failing case beyond them fails."),
+        *_limit_examples(verdict),
         _section("Budgets", tables.budgets(verdict)),
+        *_promptfoo(verdict),
         "" if errors_first else _errors(verdict),
         *_regressions(verdict),
         _section("Runs: cost and latency", tables.runs(verdict)),
@@ -134,6 +137,27 @@ def _regressions(verdict: dict[str, Any]) -> list[str]:
             parts += [f"**{title}**", fence(r.get(key))]
         blocks.append("\n\n".join([*parts, "</details>"]))
     return blocks
+
+
+def _limit_examples(verdict: dict[str, Any]) -> list[str]:
+    blocks = []
+    for row in verdict.get("failure_limits") or []:
+        for example in row.get("examples") or [] if row.get("verdict") == "FAIL" else []:
+            summary = html.escape(f"{row.get('metric')}: {example.get('case')} failed")
+            parts = [f"<details><summary>{summary}</summary>", "**Input**", fence(example.get("input"))]
+            blocks.append("\n\n".join([*parts, "**Answer**", fence(example.get("answer")), "</details>"]))
+    return blocks
+
+
+def _promptfoo(verdict: dict[str, Any]) -> list[str]:
+    summary = verdict.get("promptfoo")
+    if not summary:
+        return []
+    return [
+        "### promptfoo (second engine, same datasets)\n\n" + html.escape(fmt.promptfoo(summary), quote=False),
+        table(*tables.promptfoo_metrics(verdict)) if summary.get("metrics") else "",
+        _section("promptfoo: failed tests", tables.promptfoo_failed(verdict)),
+    ]
 
 
 def _cases(verdict: dict[str, Any]) -> list[str]:

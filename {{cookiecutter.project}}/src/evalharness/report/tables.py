@@ -9,6 +9,8 @@ from typing import Any
 
 from evalharness.report import fmt
 
+CASES_SHOWN = 4  # failing case ids listed per hard limit (all of them are in verdict.json)
+
 Table = tuple[list[str], list[list[Any]]]
 
 CASE_LISTS = [  # (title, verdict key, why it matters)
@@ -83,6 +85,33 @@ def thresholds(verdict: dict[str, Any]) -> Table:
         ]
         for t in verdict.get("thresholds") or []
     ]
+
+
+def failure_limits(verdict: dict[str, Any]) -> Table:
+    header = ["metric", "failed", "limit", "cases", "failing cases", "verdict"]
+    rows = []
+    for r in verdict.get("failure_limits") or []:
+        failing = r.get("cases") or []
+        shown = ", ".join(failing[:CASES_SHOWN]) + (
+            f" (+{len(failing) - CASES_SHOWN} more)" if failing[CASES_SHOWN:] else ""
+        )
+        rows.append([r.get("metric"), r.get("failed"), r.get("limit"), r.get("n"), shown, r.get("verdict")])
+    return header, rows
+
+
+def promptfoo_metrics(verdict: dict[str, Any]) -> Table:
+    metrics = (verdict.get("promptfoo") or {}).get("metrics") or {}
+    rows = [[name, c.get("passed"), c.get("total"), fmt.score(_ratio(c))] for name, c in metrics.items()]
+    return ["assertion metric", "passed", "total", "pass rate"], rows
+
+
+def promptfoo_failed(verdict: dict[str, Any]) -> Table:
+    failed = (verdict.get("promptfoo") or {}).get("failed") or []
+    return ["test", "kind", "reason"], [[f.get("case"), f.get("kind"), f.get("reason")] for f in failed]
+
+
+def _ratio(counts: dict[str, Any]) -> float | None:
+    return counts["passed"] / counts["total"] if counts.get("total") else None
 
 
 def budgets(verdict: dict[str, Any]) -> Table:
