@@ -95,6 +95,7 @@ GENERIC_FILES = (
             "metrics/build",
             "metrics/deterministic",
             "metrics/judge",
+            "metrics/deepeval_judge",
             "progress",
             "pytest_plugin",
             "report/__init__",

@@ -96,15 +96,27 @@ def _run(args: argparse.Namespace) -> int:
         def pytest_configure(config: pytest.Config) -> None:
             config.stash[SESSION_KEY] = session
 
-    code = pytest.main(
-        [
-            *("evals", "-m", "eval", "-q", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
-            *("-p", "no:deepeval"),
-            *("-W", "ignore::pytest.PytestAssertRewriteWarning"),  # the harness is imported before pytest starts
-            *args.pytest_args,
-        ],
-        plugins=[_Session()],
-    )
+    # Only the harness's plugin: the ones installed packages register (deepeval's, rerunfailures' socket
+    # server, xdist, ...) cost start-up time and do nothing for an eval run. Nor do pytest's per-test log
+    # capture (cases run in the session fixture's threads, not in their tests) and its collection of
+    # unraisable and thread exceptions, which runs five garbage collections at exit.
+    autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        code = pytest.main(
+            [
+                *("evals", "-m", "eval", "-q", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
+                *("-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging"),
+                *("-W", "ignore::pytest.PytestAssertRewriteWarning"),  # the harness is imported before pytest
+                *args.pytest_args,
+            ],
+            plugins=[_Session()],
+        )
+    finally:
+        if autoload is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
     if code in (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         print("error: no eval case was selected or pytest could not run (see above)", file=sys.stderr)
         return EXIT_BAD_INPUT

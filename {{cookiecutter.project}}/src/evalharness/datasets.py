@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,7 +75,7 @@ class Dataset(BaseModel):
 
 
 def load_dataset(path: Path, knowledge_dir: Path | None = None) -> Dataset:
-    data, lines = load_yaml(path)
+    data, lines, sha256 = _read(path)
     parsed = validate_file(path, DatasetFile, data, lines)
     if not parsed.cases:
         raise FileError(path, lines.get(("cases",)), "cases: the dataset is empty; add at least one case")
@@ -94,4 +95,20 @@ def load_dataset(path: Path, knowledge_dir: Path | None = None) -> Dataset:
                     problems.append((where, f"cases[{index}].expect.sources: no such knowledge file: {source}"))
     if problems:
         raise FileError(path, *problems[0], *problems[1:])
-    return Dataset(path=path, cases=parsed.cases, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    return Dataset(path=path, cases=parsed.cases, sha256=sha256)
+
+
+def _read(path: Path) -> tuple[Any, dict, str]:
+    """The parsed file, its key lines and its content hash. A run reads each dataset several times (the
+    settings check, every suite module's parametrize): YAML is parsed once per content."""
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return (*load_yaml(path), "")  # raises the located "file not found"
+    sha256 = hashlib.sha256(content).hexdigest()
+    return (*_parse(path, sha256), sha256)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(path: Path, _sha256: str) -> tuple[Any, dict]:
+    return load_yaml(path)

@@ -145,6 +145,7 @@ class EvalSession:
         from evalharness.summary import write_summary
 
         self.tracking.close()
+        self.results.sync()
         summary = write_summary(self)
         if self.calls:
             self.calls.close()

@@ -81,8 +81,11 @@ class Tracer:
 
         `answering` names the provider and model that really answer (BOT_PROVIDER or a fallback may differ
         from bot.yaml)."""
+        if not self.enabled:  # nothing of ours traces (and importing the SDK's tracing costs half a second)
+            yield Step()
+            return
         client = observability.client()
-        if client is None:  # off, or given up on: never fall back to the SDK's own (slow, retrying) client
+        if client is None:  # given up on: never fall back to the SDK's own (slow, retrying) client
             with langsmith.tracing_context(enabled=False):
                 yield Step()
             return

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import openai
-from langsmith.wrappers import wrap_openai
+
+import observability
 
 from {{ cookiecutter.package }}.config import Client
 from {{ cookiecutter.package }}.errors import ProviderError
@@ -23,8 +24,13 @@ class OpenAIChatProvider:
         self._retries = client.max_retries
         # Key and base URL come from the SDK's own variables (OPENAI_API_KEY, OPENAI_BASE_URL).
         # Explicit timeout and retries: the SDK's defaults (10 minutes) would make a hung server hang CI.
-        # wrap_openai traces each call as a child of the current turn; without an active trace it only passes through.
-        self._client = wrap_openai(openai.OpenAI(timeout=client.timeout_s, max_retries=client.max_retries))
+        self._client = openai.OpenAI(timeout=client.timeout_s, max_retries=client.max_retries)
+        if observability.enabled():
+            # Each call traced as a child of the current turn. Only when tracing is on: the wrapper costs a
+            # second of imports at start-up and some work on every call, for nothing when no trace is kept.
+            from langsmith.wrappers import wrap_openai
+
+            self._client = wrap_openai(self._client)
 
     def complete(self, request: ChatRequest, on_token: Callable[[str], None] | None = None) -> Completion:
         params = request.params
