@@ -10,7 +10,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV
 DEMO_DIR ?= $(CURDIR)/.demo
 
-.PHONY: help install demo test test-fast lint format clean
+.PHONY: help install demo test test-fast bench lint format clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ test: install ## Run the whole test suite, slow tests included (what CI runs)
 test-fast: install ## Run the tests that do not install baked projects
 	$(UV) run pytest -m "not slow"
 
+# Not part of `make test`: it measures, it does not assert (README: "Benchmark"). Bakes into .bench/.
+bench: install ## Eval throughput vs the limit N·L/C, beside deepeval and promptfoo; BENCH_ARGS="--cases 200"
+	$(UV) run python -m tests.benchmarks $(BENCH_ARGS)
+
 lint: install ## Lint and check formatting of the template's own code
 	$(UV) run ruff check hooks tests
 	$(UV) run ruff format --check hooks tests
@@ -46,4 +50,4 @@ format: install ## Fix lint findings that are safe to fix, and format
 	$(UV) run ruff format hooks tests
 
 clean: ## Remove the virtualenv, the bootstrap tools and the demo
-	rm -rf .venv .tools .demo .ruff_cache
+	rm -rf .venv .tools .demo .bench .ruff_cache

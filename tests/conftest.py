@@ -97,3 +97,23 @@ def bake(tmp_path: Path):
         return run_cookiecutter(tmp_path / f"bake-{next(counter)}", answers)
 
     return _bake
+
+
+@pytest.fixture(scope="session")
+def promptfoo_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default project's promptfoo CLI, installed once per test run by its own `make promptfoo-install`
+    (npm ci: a minute and 1.7 GB), for the tests that need it to share."""
+    result = run_cookiecutter(tmp_path_factory.mktemp("promptfoo") / "out", {})
+    assert result.exit_code == 0, result.output
+    proc = subprocess.run(
+        ["make", "-C", str(result.project_dir), "promptfoo-install"], capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return result.project_dir / "node_modules"
+
+
+def share_promptfoo_install(project: Path, node_modules: Path) -> None:
+    """Give a freshly baked default project the shared install, up to date in make's eyes (same lock file)."""
+    assert (project / "package-lock.json").read_bytes() == (node_modules.parent / "package-lock.json").read_bytes()
+    (project / "node_modules").symlink_to(node_modules)
+    (node_modules / ".package-lock.json").touch()

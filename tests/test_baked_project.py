@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import OPTION_SETS, TEMPLATE_DIR, cookiecutter_env, run_cookiecutter
+from tests.conftest import OPTION_SETS, TEMPLATE_DIR, cookiecutter_env, run_cookiecutter, share_promptfoo_install
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +32,14 @@ def make(project_dir: Path, *args: str, timeout: int = 900, **env: str) -> subpr
 
 
 @pytest.mark.parametrize("option_set", sorted(OPTION_SETS))
-def test_baked_project_installs_lints_and_passes_its_tests(tmp_path: Path, option_set: str) -> None:
+def test_baked_project_installs_lints_and_passes_its_tests(
+    tmp_path: Path, option_set: str, request: pytest.FixtureRequest
+) -> None:
     result = run_cookiecutter(tmp_path / "out", OPTION_SETS[option_set])
     assert result.exit_code == 0, result.output
     project = result.project_dir
+    if option_set == "default":  # its promptfoo CLI: the one this test run installed with the same make rule
+        share_promptfoo_install(project, request.getfixturevalue("promptfoo_modules"))
 
     # The slow tests run whole eval processes through the generic harness (byte-identical in every option set):
     # the full suite runs once, for the default answers; the other option sets run everything else.
@@ -44,7 +48,7 @@ def test_baked_project_installs_lints_and_passes_its_tests(tmp_path: Path, optio
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert " passed" in proc.stdout and " failed" not in proc.stdout
     assert (" deselected" in proc.stdout) == (tests == "test-fast")
-    # `make test` installs the pinned promptfoo CLI first: its real runs must not be skipped.
+    # promptfoo's real runs must not be skipped.
     assert "promptfoo CLI not installed" not in proc.stdout
     with_promptfoo = OPTION_SETS[option_set].get("promptfoo", "yes") == "yes"
     assert (project / "node_modules").is_dir() == (with_promptfoo and tests == "test")
