@@ -50,6 +50,10 @@ class Retrieval(_Strict):
 
 
 class Client(_Strict):
+    # Where the openai provider sends requests and which variable holds its key. The defaults are the SDK's
+    # own (OPENAI_BASE_URL, OPENAI_API_KEY); set them to compare models served elsewhere (evals/candidates.yaml).
+    base_url: str | None = Field(None, pattern=r"^https?://")
+    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     timeout_s: float = Field(30.0, gt=0, le=600)
     max_retries: int = Field(2, ge=0, le=10)
 
@@ -93,11 +97,14 @@ class BotConfig(_Strict):
 
 
 def load_config(path: str | Path | None = None) -> BotConfig:
-    """Load and validate bot.yaml (default: $BOT_CONFIG, else ./bot.yaml); errors say `bot.yaml:LINE: ...`."""
+    """Load and validate bot.yaml (default: $BOT_CONFIG, else ./bot.yaml); errors say `bot.yaml:LINE: ...`.
+
+    Relative paths inside it resolve against its folder, or against $BOT_ROOT when set: a candidate's
+    bot.yaml written elsewhere (`make select`) still uses the project's prompts and knowledge."""
     path = Path(path or os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG)
     data, lines = load_yaml(path)
     config = validate_file(path, BotConfig, data, lines)
-    config._root = path.parent
+    config._root = Path(os.environ.get("BOT_ROOT") or path.parent)
     config._path = path
     _check_files_exist(config, lines)
     return config

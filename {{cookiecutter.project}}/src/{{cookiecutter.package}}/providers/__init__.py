@@ -28,12 +28,11 @@ def choose_provider(config: BotConfig, *, fallback_to_offline: bool, warn=None) 
         raise ProviderError(f"{PROVIDER_ENV}={override!r} is not a provider; use one of: {', '.join(PROVIDERS)}")
     name = override or config.provider
     reason = f"{PROVIDER_ENV}={override}" if override and override != config.provider else None
-    if name == "openai" and not os.environ.get("OPENAI_API_KEY"):
+    key = config.client.api_key_env
+    if name == "openai" and not os.environ.get(key):
         if not fallback_to_offline:
-            raise MissingKeyError(
-                f"OPENAI_API_KEY is not set: the openai provider needs it (or {PROVIDER_ENV}=offline)"
-            )
-        reason = "OPENAI_API_KEY is not set"
+            raise MissingKeyError(f"{key} is not set: the openai provider needs it (or {PROVIDER_ENV}=offline)")
+        reason = f"{key} is not set"
         warn(f"note: {reason}; answering with the offline provider (extractive, no model). {SILENCE}")
         name = "offline"
     return name, reason

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +23,14 @@ class OpenAIChatProvider:
         self.model = model
         self._timeout = client.timeout_s
         self._retries = client.max_retries
-        # Key and base URL come from the SDK's own variables (OPENAI_API_KEY, OPENAI_BASE_URL).
-        # Explicit timeout and retries: the SDK's defaults (10 minutes) would make a hung server hang CI.
-        self._client = openai.OpenAI(timeout=client.timeout_s, max_retries=client.max_retries)
+        # Key and base URL: bot.yaml's client section, by default the SDK's own variables (OPENAI_API_KEY,
+        # OPENAI_BASE_URL). Explicit timeout and retries: the SDK's defaults (10 minutes) would hang CI.
+        self._client = openai.OpenAI(
+            api_key=os.environ.get(client.api_key_env),
+            base_url=client.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
+            timeout=client.timeout_s,
+            max_retries=client.max_retries,
+        )
         if observability.enabled():
             # Each call traced as a child of the current turn. Only when tracing is on: the wrapper costs a
             # second of imports at start-up and some work on every call, for nothing when no trace is kept.
