@@ -84,3 +84,27 @@ def test_unreachable_server_is_an_infrastructure_error(monkeypatch: pytest.Monke
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with pytest.raises(ProviderError, match="could not connect"):
         _bot(project_copy, max_retries=0).answer("How do I reset my password?")
+
+
+def test_bot_yaml_can_name_its_own_server_and_key_variable(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model served elsewhere (a candidate in evals/candidates.yaml): client.base_url and client.api_key_env
+    win over the SDK's variables, which may point at another server."""
+    from {{ cookiecutter.package }}.errors import MissingKeyError
+    from {{ cookiecutter.package }}.providers import choose_provider
+
+    with FakeOpenAI() as elsewhere, FakeOpenAI() as default:
+        monkeypatch.setenv("OPENAI_BASE_URL", default.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-default")
+        path = project_copy / "bot.yaml"
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("  base_url: null ", f'  base_url: "{elsewhere.base_url}" ')
+        text = text.replace("  api_key_env: OPENAI_API_KEY ", "  api_key_env: LOCAL_MODEL_KEY ")
+        path.write_text(text, encoding="utf-8")
+        config = load_config(path)
+        with pytest.raises(MissingKeyError, match="LOCAL_MODEL_KEY is not set"):
+            choose_provider(config, fallback_to_offline=False)
+        monkeypatch.setenv("LOCAL_MODEL_KEY", "sk-local")
+        assert choose_provider(config, fallback_to_offline=False) == ("openai", None)
+        elsewhere.push(Text("From the other server [1]."))
+        answer = Bot(config, make_provider("openai", config)).answer("How do I reset my password?")
+        assert answer.text == "From the other server [1]." and len(elsewhere.requests) == 1 and not default.requests
