@@ -200,3 +200,24 @@ def test_d_a_fork_pr_gets_no_secrets_and_replays(lab: Lab) -> None:
     assert summary["mode"] == "replay" and summary["model_calls"]["live"] == 0
     assert summary["credentials"] == {"OPENAI_API_KEY": False, "JUDGE_API_KEY": False, "LANGSMITH_API_KEY": False}
     assert result["judge_requests"] == 0  # replay: the (stand-in) judge was never called
+
+
+def test_e_model_selection_evaluates_every_contestant_and_ranks_them(lab: Lab) -> None:
+    inputs = {"inputs": {"candidates": "", "open-pr": False}}
+    result = lab.run("select", "workflow_dispatch", "model-selection.yml", inputs)
+    assert result["code"] == 0, result["log"][-4000:]
+    assert job(result, "leaderboard") == "success"
+    assert job(result, "open the switch PR") is None  # not asked for
+    board = json.loads((lab.store / "artifacts" / "leaderboard" / "leaderboard.json").read_text())
+    contestants = {row["name"]: row for row in board["contestants"]}
+    assert set(contestants) == {"current", "gpt-4.1-mini", "fewer-passages"}
+    assert all(row["status"] != "error" and row["cases"] > 0 for row in contestants.values())
+    # Each contestant ran its own bot.yaml: three different config hashes in three results artifacts.
+    hashes = {
+        json.loads((lab.store / "artifacts" / f"select-{name}" / "summary.json").read_text())["hashes"]["versions"][
+            "config"
+        ]
+        for name in contestants
+    }
+    assert len(hashes) == 3
+    assert "## Model selection: " in result["summary"] and board["recommendation"]["message"] in result["summary"]

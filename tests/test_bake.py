@@ -75,6 +75,7 @@ TEST_FILES = {
         "test_ci_github",
         "test_ci_release",
         "test_probes",
+        "test_selection",
     )
 }
 # The generic packages: copied verbatim (never rendered), so they can be updated from the template.
@@ -121,10 +122,17 @@ GENERIC_FILES = (
             "ci/github_api",
             "ci/manifest",
             "ci/release",
+            "ci/switch_pr",
             "promptfoo/__init__",
             "promptfoo/cli",
             "promptfoo/provider",
             "promptfoo/tests",
+            "selection/__init__",
+            "selection/candidates",
+            "selection/commands",
+            "selection/leaderboard",
+            "selection/render",
+            "selection/runs",
         )
     }
     | {"src/evalharness/promptfoo/loopback_only.cjs"}
@@ -133,9 +141,13 @@ GITHUB_FILES = {
     ".github/actions/setup/action.yml",
     ".github/dependabot.yml",
     ".github/zizmor.yml",
-    *(f".github/workflows/{name}.yml" for name in ("ci", "eval", "nightly", "pr", "pr-comment", "release")),
+    *(
+        f".github/workflows/{name}.yml"
+        for name in ("ci", "eval", "nightly", "pr", "pr-comment", "release", "model-selection")
+    ),
 }
 EVAL_FILES = {
+    "evals/candidates.yaml",
     "evals/conftest.py",
     "evals/datasets/probes.yaml",
     "evals/datasets/support.yaml",

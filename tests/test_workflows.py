@@ -42,7 +42,15 @@ def all_github_dirs(github_dir: Path) -> list[Path]:
 
 def test_expected_workflows_exist(github_dir: Path) -> None:
     names = {p.name for p in workflow_files(github_dir)}
-    assert names == {"ci.yml", "eval.yml", "pr.yml", "pr-comment.yml", "release.yml", "nightly.yml"}
+    assert names == {
+        "ci.yml",
+        "eval.yml",
+        "pr.yml",
+        "pr-comment.yml",
+        "release.yml",
+        "nightly.yml",
+        "model-selection.yml",
+    }
     assert (github_dir / "actions/setup/action.yml").is_file() and (github_dir / "dependabot.yml").is_file()
 
 

@@ -11,11 +11,13 @@ import re
 import threading
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 from evalharness.calls import ModelCalls
 from evalharness.target import TargetOutput
 
 from {{ cookiecutter.package }}.bot import Bot
+from {{ cookiecutter.package }}.config import load_config
 from {{ cookiecutter.package }}.knowledge import chunk_document
 from {{ cookiecutter.package }}.providers import ChatRequest, Completion, Provider
 from {{ cookiecutter.package }}.retrieval import Retriever
@@ -25,8 +27,8 @@ from {{ cookiecutter.package }}.tracing import Tracer
 class CachedProvider:
     """The bot's provider, with each call going through the harness (and its timing remembered)."""
 
-    def __init__(self, inner: Provider, calls: ModelCalls):
-        self.inner, self.calls = inner, calls
+    def __init__(self, inner: Provider, calls: ModelCalls, base_url: str | None = None):
+        self.inner, self.calls, self.base_url = inner, calls, base_url
         self.name, self.model = inner.name, inner.model
         self.last = threading.local()  # per worker thread: the last call's recorded latency and wall time
 
@@ -37,6 +39,8 @@ class CachedProvider:
             "messages": request.messages,
             "params": request.params.model_dump(),
         }
+        if self.base_url:  # the same model id served elsewhere (a candidate's server) is another model
+            key["base_url"] = self.base_url
         started = time.perf_counter()
         record = self.calls.call("model", key, lambda: asdict(self.inner.complete(request)))
         self.last.wall_ms = (time.perf_counter() - started) * 1000
@@ -49,7 +53,7 @@ class BotTarget:
         # An eval never falls back to offline silently: without a key the openai provider fails here (exit 3).
         self.bot = Bot.from_config(fallback_to_offline=False)
         self.bot.tracer = Tracer(self.bot.config, environment="eval")  # eval traffic is tagged apart from users'
-        self.provider_wrapper = CachedProvider(self.bot.provider, calls)
+        self.provider_wrapper = CachedProvider(self.bot.provider, calls, self.bot.config.client.base_url)
         self.bot.provider = self.provider_wrapper
         self.provider, self.model = self.provider_wrapper.name, self.provider_wrapper.model
         self.versions = self.bot.config.hashes
@@ -106,3 +110,8 @@ def _slug(title: str) -> str:
 
 def make_target(calls: ModelCalls) -> BotTarget:
     return BotTarget(calls)
+
+
+def check_config(path: Path) -> None:
+    """Validate a candidate's bot.yaml (`make select`); raises FileError with its lines."""
+    load_config(path)

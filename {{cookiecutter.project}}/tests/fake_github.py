@@ -119,6 +119,13 @@ class FakeGitHub:
                     comment["body"] = json.loads(body)["body"]
                     return 200, _public(comment), {}
             return 404, {"message": "Not Found"}, {}
+        if method == "POST" and path == f"/repos/{self.repo}/pulls":
+            number = max(self.pulls, default=0) + 1
+            payload = json.loads(body)
+            self.pulls[number] = {"number": number, "state": "open", "html_url": f"https://github.test/pull/{number}"}
+            self.pulls[number].update(title=payload["title"], body=payload["body"], head={"ref": payload["head"]})
+            self.pulls[number]["base"] = {"ref": payload["base"]}
+            return 201, self.pulls[number], {}
         if method == "POST" and path == f"/repos/{self.repo}/releases":
             return self._create_release(json.loads(body))
         if method == "POST" and (match := re.fullmatch(rf"/uploads/repos/{repo}/releases/(\d+)/assets", path)):

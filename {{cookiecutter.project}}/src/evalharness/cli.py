@@ -69,6 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     redteam.add_argument("--results", type=Path, default=None)
     redteam.set_defaults(command=_redteam)
 
+    select = commands.add_parser("select", help="evaluate bot.yaml and its candidates, write the leaderboard")
+    select.add_argument("--out", type=Path, default=Path("results/select"))
+    select.add_argument("--only", default="", help="comma-separated candidate names (default: all)")
+    select.set_defaults(command=_select)
+
+    board = commands.add_parser("leaderboard", help="the leaderboard of results dirs made elsewhere (CI)")
+    board.add_argument("--runs", type=Path, required=True, help="one results dir per contestant: RUNS/<name>")
+    board.add_argument("--out", type=Path, default=Path("results/select"))
+    board.set_defaults(command=_leaderboard)
+
+    switch = commands.add_parser("switch", help="rewrite bot.yaml as the recommended (or a named) candidate")
+    switch.add_argument("--leaderboard", type=Path, default=Path("results/select/leaderboard.json"))
+    switch.add_argument("--candidate", default=None, help="this one instead of the recommendation")
+    switch.set_defaults(command=_switch)
+
     merge = commands.add_parser("merge", help="join shard results dirs into one")
     merge.add_argument("output", type=Path)
     merge.add_argument("shards", type=Path, nargs="+")
@@ -232,6 +247,24 @@ def _redteam(args: argparse.Namespace) -> int:
     settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
     summary = cli.redteam(settings, _results(args) / "redteam")
     return _print_promptfoo("redteam", summary, _results(args) / "redteam")
+
+
+def _select(args: argparse.Namespace) -> int:
+    from evalharness.selection.commands import select
+
+    return select(args.out, [n.strip() for n in args.only.split(",") if n.strip()])
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from evalharness.selection.commands import leaderboard
+
+    return leaderboard(args.runs, args.out)
+
+
+def _switch(args: argparse.Namespace) -> int:
+    from evalharness.selection.commands import switch
+
+    return switch(args.leaderboard, args.candidate)
 
 
 def _merge(args: argparse.Namespace) -> int:

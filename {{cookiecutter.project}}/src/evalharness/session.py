@@ -21,7 +21,7 @@ from evalharness.metrics import Metric
 from evalharness.results import ResultsDir
 from evalharness.runner import Runner, RunOutcome, Unit, in_shard
 from evalharness.settings import DEFAULT_EVAL_CONFIG, EvalSettings, load_settings
-from evalharness.target import Target, TargetOutput, load_target
+from evalharness.target import Target, TargetOutput, load_target, target_module
 
 DEFAULT_RESULTS = Path("results/latest")
 DEFAULT_CACHE = Path(".eval-cache/calls.sqlite")
@@ -36,6 +36,8 @@ class RunOptions:
     repeats: int | None = None  # overrides every suite's `repeats`
     cache: Path | None = DEFAULT_CACHE
     run_id: str | None = None  # names one logical run across its shards (CI: the workflow run), for LangSmith
+    candidate: str | None = None  # evaluate this candidate of evals/candidates.yaml instead of bot.yaml
+    requests_per_minute: float | None = None  # overrides eval.yaml's (`make select` shares it out)
 
     @classmethod
     def from_env(cls) -> RunOptions:
@@ -53,6 +55,11 @@ class RunOptions:
         if os.environ.get("EVAL_CACHE"):
             options.cache = Path(os.environ["EVAL_CACHE"])
         options.run_id = os.environ.get("EVAL_RUN_ID") or None
+        options.candidate = os.environ.get("CANDIDATE") or None
+        if options.candidate == "current":  # the model-selection workflow's name for bot.yaml itself
+            options.candidate = None
+        if os.environ.get("EVAL_REQUESTS_PER_MINUTE"):
+            options.requests_per_minute = float(os.environ["EVAL_REQUESTS_PER_MINUTE"])
         return options
 
 
@@ -110,12 +117,30 @@ class EvalSession:
         """Build the target (may fail: missing key -> exit 3, bad bot config -> exit 2) and open the results dir."""
         from evalharness.metrics.build import build_metrics  # imports deepeval: only when a run really starts
 
-        self.calls = ModelCalls(self.options.cache, self.options.mode, self.settings.requests_per_minute)
+        rate = self.options.requests_per_minute or self.settings.requests_per_minute
+        self.calls = ModelCalls(self.options.cache, self.options.mode, rate)
+        module = target_module(self.settings.target, self.options.config.parent)
+        if self.options.candidate:
+            self._use_candidate(module)
         self.target = load_target(self.settings.target, self.options.config.parent, self.calls)
         self.metrics, self.judge = build_metrics(self.settings, self.calls)
         self.results = ResultsDir(self.options.results)
         self.results.start(self.identity())
         self.tracking = Experiment.start(self)
+
+    def _use_candidate(self, module: Any) -> None:
+        """Point the target at the candidate's bot.yaml (written into the results dir, as evidence of what
+        was evaluated), and price its answers at the candidate's price when it names one."""
+        from evalharness.selection.runs import prepare_candidate
+
+        config, price_entry = prepare_candidate(
+            self.settings, self.options.config, self.options.candidate, self.options.results, module
+        )
+        selection = self.settings.selection
+        os.environ[selection.config_env] = str(config.resolve())
+        os.environ[selection.root_env] = str(self.options.config.parent.parent.resolve())
+        if price_entry is not None:
+            self.settings = self.settings.model_copy(update={"prices": {**self.settings.prices, **price_entry}})
 
     def identity(self) -> dict[str, Any]:
         """What a results dir is a run of; a resume must match it exactly."""

@@ -80,6 +80,18 @@ class PromptfooSettings(_Strict):
     min_pass_rate: float = Field(1.0, ge=0.0, le=1.0)
 
 
+class SelectionSettings(_Strict):
+    # `make select`: candidates (relative to evals/) are overrides of `config` (relative to the project root).
+    # A candidate's file reaches the target through the variable `config_env`, and its relative paths resolve
+    # against the project root through `root_env`.
+    candidates: str = "candidates.yaml"
+    config: str = "bot.yaml"
+    config_env: str = "BOT_CONFIG"
+    root_env: str = "BOT_ROOT"
+    parallel: int = Field(3, ge=1, le=32)  # candidates evaluated at once; they share requests_per_minute
+    power: float = Field(0.8, gt=0.5, lt=1.0)  # for the cases a comparison would need to be decided
+
+
 class EvalSettings(_Strict):
     target: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # "module:factory", module found in evals/
     knowledge_dir: str = "knowledge"  # where expected sources must exist (relative to the project root)
@@ -94,6 +106,7 @@ class EvalSettings(_Strict):
     suites: dict[str, SuiteSettings] = Field(min_length=1)
     langsmith: LangSmithSettings = LangSmithSettings()
     promptfoo: PromptfooSettings = PromptfooSettings()
+    selection: SelectionSettings = SelectionSettings()
 
     @model_validator(mode="after")
     def _suite_names_are_identifiers(self) -> EvalSettings:

@@ -10,6 +10,7 @@ import importlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 from evalharness.calls import ModelCalls
@@ -43,9 +44,13 @@ class Target(Protocol):
         ...
 
 
-def load_target(spec: str, evals_dir: Path, calls: ModelCalls) -> Target:
-    module_name, _, factory_name = spec.partition(":")
+def target_module(spec: str, evals_dir: Path) -> ModuleType:
+    """The adapter module named by `module:factory` (it may also offer `check_config(path)`, which validates
+    a candidate's config file and raises FileError: `make select` uses it)."""
     if str(evals_dir.resolve()) not in sys.path:
         sys.path.insert(0, str(evals_dir.resolve()))
-    module = importlib.import_module(module_name)
-    return getattr(module, factory_name)(calls)
+    return importlib.import_module(spec.partition(":")[0])
+
+
+def load_target(spec: str, evals_dir: Path, calls: ModelCalls) -> Target:
+    return getattr(target_module(spec, evals_dir), spec.partition(":")[2])(calls)

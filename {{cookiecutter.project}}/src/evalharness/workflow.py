@@ -6,6 +6,10 @@
     python -m evalharness.workflow gate          the gate, plus verdict/exit-code outputs and pr.json
     python -m evalharness.workflow needs         the aggregate check: did the eval run that applies pass?
     python -m evalharness.workflow promptfoo     promptfoo into RESULTS; its outcome is recorded for the gate
+    python -m evalharness.workflow contestants   CANDIDATES (comma list, empty = all) -> contestants=["current", ...]
+                                                 after checking evals/candidates.yaml
+    python -m evalharness.workflow leaderboard   RUNS/select-<name> (downloaded artifacts) -> LEADERBOARD/leaderboard.*,
+                                                 and recommendation=switch|keep|tie|none, candidate=<name>
 
 `shards` and `needs` use the standard library only: they run before the project is installed.
 """
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 MAX_SHARDS = 64
+SELECT_ARTIFACT = "select-"  # model selection: each contestant's results arrive as artifact select-<name>
 
 
 def shard_list(count: int) -> list[dict[str, object]]:
@@ -90,12 +95,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok, message = needs_passed(json.loads(os.environ.get("NEEDS") or "{}"))
         print(message, file=sys.stdout if ok else sys.stderr)
         return 0 if ok else 1
+    if command == "contestants":
+        return _contestants()
+    if command == "leaderboard":
+        return _leaderboard()
     if command == "gate":
         return _gate()
     if command == "promptfoo":
         return _promptfoo()
     print(__doc__, file=sys.stderr)
     return 2
+
+
+def _contestants() -> int:
+    """The model-selection matrix: bot.yaml ("current") and the chosen candidates, every candidate checked."""
+    from evalharness.selection.commands import plan
+    from yamlcheck import FileError
+    from yamlcheck import report as report_file_error
+
+    only = [n.strip() for n in os.environ.get("CANDIDATES", "").split(",") if n.strip()]
+    try:
+        names = plan(only, Path("results/select/configs"))
+    except FileError as exc:
+        return report_file_error(exc)
+    set_output("contestants", json.dumps(names))
+    return 0
+
+
+def _leaderboard() -> int:
+    from evalharness.selection.commands import leaderboard
+
+    out = Path(os.environ.get("LEADERBOARD", "results/leaderboard"))
+    runs = Path(os.environ.get("RUNS", "results/select/runs"))
+    expected = json.loads(os.environ.get("CONTESTANTS") or "[]")  # the plan: a contestant without results failed
+    code = leaderboard(runs, out, prefix=SELECT_ARTIFACT, expected=expected)
+    board = out / "leaderboard.json"
+    if board.is_file():
+        recommendation = json.loads(board.read_text("utf-8"))["recommendation"]
+        set_output("recommendation", recommendation["kind"])
+        set_output("candidate", recommendation.get("name") or "")
+    return code
 
 
 def _promptfoo() -> int:
@@ -122,7 +161,8 @@ def _gate() -> int:
     from evalharness.cli import main as harness
 
     results = Path(os.environ.get("RESULTS", "results/head"))
-    expect_promptfoo(results)
+    if not os.environ.get("CANDIDATE"):  # model selection runs no promptfoo job
+        expect_promptfoo(results)
     args = ["gate", "--results", str(results), "--mode", os.environ.get("MODE", "pr")]
     if os.environ.get("BASELINE"):
         args += ["--baseline", os.environ["BASELINE"]]

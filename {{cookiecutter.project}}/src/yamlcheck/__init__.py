@@ -55,6 +55,11 @@ def load_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
         raise FileError(path, None, "file not found") from None
     except UnicodeDecodeError as exc:
         raise FileError(path, None, f"not UTF-8 text ({exc.reason})") from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> tuple[Any, dict[Location, int]]:
+    """`load_yaml` for text already in hand (`path` only names it in errors)."""
     loader = _LOADER(text)
     try:  # one parse gives both the data and the line of every key
         node = loader.get_single_node()

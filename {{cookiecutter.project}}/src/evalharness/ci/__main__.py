@@ -1,4 +1,4 @@
-"""`python -m evalharness.ci comment | release`: the steps the GitHub workflows run.
+"""`python -m evalharness.ci comment | release | select-pr`: the steps the GitHub workflows run.
 
 Exit codes: 0 done, 1 refused (the release gate did not pass), 2 bad input (arguments, artifact, existing tag),
 3 infrastructure (git or the GitHub API failed or could not be reached).
@@ -50,7 +50,24 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--no-push", dest="push", action="store_false", help="tag locally only")
     release.add_argument("--github-release", action="store_true", help="also create a GitHub Release with assets")
     release.set_defaults(command=_release)
+
+    switch = commands.add_parser("select-pr", help="open a PR that switches bot.yaml to the recommended candidate")
+    switch.add_argument("--leaderboard", type=Path, required=True, help="leaderboard.json of the model selection")
+    switch.add_argument("--candidates", type=Path, default=Path("evals/candidates.yaml"), help="within --repo")
+    switch.add_argument("--config", type=Path, default=Path("bot.yaml"), help="within --repo")
+    switch.add_argument("--repo", type=Path, default=Path("."))
+    switch.set_defaults(command=_select_pr)
     return parser
+
+
+def _select_pr(args: argparse.Namespace) -> int:
+    from evalharness.ci.github_api import GitHubAPI
+    from evalharness.ci.switch_pr import open_switch_pr
+
+    repo = args.repo.resolve()
+    done = open_switch_pr(args.leaderboard, repo / args.candidates, repo / args.config, repo, GitHubAPI())
+    print(f"opened PR #{done['number']} from {done['branch']}: {done['url']}")
+    return EXIT_DONE
 
 
 def _comment(args: argparse.Namespace) -> int:

@@ -86,6 +86,10 @@ class GitHubAPI:
     def update_issue_comment(self, comment_id: int, body: str) -> dict[str, Any]:
         return self._json("PATCH", f"/repos/{self.repo}/issues/comments/{int(comment_id)}", {"body": body})
 
+    def create_pull(self, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+        payload = {"head": head, "base": base, "title": title, "body": body}
+        return self._json("POST", f"/repos/{self.repo}/pulls", payload)
+
     def create_release(
         self, tag: str, name: str, body: str, draft: bool = False, prerelease: bool = False
     ) -> dict[str, Any]:
