@@ -126,6 +126,17 @@ def test_an_unknown_key_or_bad_value_is_reported_at_its_line_in_candidates_yaml(
     assert not (eval_project / "results/select/runs").exists()  # nothing ran
 
 
+def test_without_a_key_every_run_fails_with_its_reason_and_nothing_is_recommended(eval_project: Path) -> None:
+    bot = eval_project / "bot.yaml"
+    bot.write_text(candidate_text(bot.read_text("utf-8"), {"provider": "openai"}), "utf-8")
+    result = select(eval_project, "select", "--only", "fewer-passages")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "select: current: FAILED (exit 3): error: OPENAI_API_KEY is not set" in result.stderr
+    board = json.loads((eval_project / "results/select/leaderboard.json").read_text("utf-8"))
+    assert board["recommendation"]["kind"] == "none" and "has usable results" in board["recommendation"]["message"]
+    assert all("OPENAI_API_KEY is not set" in row["reasons"][0] for row in board["contestants"])
+
+
 # ---------------------------------------------------------------- the rule, on hand-made results
 
 

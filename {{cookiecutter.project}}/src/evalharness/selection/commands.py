@@ -39,7 +39,8 @@ def select(out: Path, only: list[str], eval_config: Path = DEFAULT_EVAL_CONFIG) 
             if status.exit_code == EXIT_BAD_INPUT:
                 print(status.log.read_text(encoding="utf-8")[-2000:], file=sys.stderr)
         return EXIT_BAD_INPUT
-    return _publish(settings, eval_config, {s.name: s.results for s in statuses}, out, codes)
+    errors = {s.name: s.error for s in statuses if s.error}
+    return _publish(settings, eval_config, {s.name: s.results for s in statuses}, out, codes, errors)
 
 
 def leaderboard(
@@ -76,10 +77,17 @@ def switch(leaderboard_json: Path, name: str | None, eval_config: Path = DEFAULT
     return EXIT_PASS
 
 
-def _publish(settings: EvalSettings, eval_config: Path, dirs: dict[str, Path], out: Path, codes: dict[str, int]) -> int:
+def _publish(
+    settings: EvalSettings,
+    eval_config: Path,
+    dirs: dict[str, Path],
+    out: Path,
+    codes: dict[str, int],
+    errors: dict[str, str] | None = None,
+) -> int:
     path = candidates_path(settings, eval_config)
     candidates = load_candidates(path)[0] if path.is_file() else {}
-    board = board_rules.build(settings, dirs, candidates, codes)
+    board = board_rules.build(settings, dirs, candidates, codes, errors)
     paths = write_leaderboard(out, board)
     text = markdown(board)
     print(text)

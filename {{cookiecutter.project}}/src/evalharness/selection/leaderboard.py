@@ -29,11 +29,13 @@ def build(
     runs: dict[str, Path],
     candidates: dict[str, Candidate],
     exit_codes: dict[str, int] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """runs: contestant name -> results dir (CURRENT is bot.yaml as committed)."""
-    exit_codes = exit_codes or {}
+    """runs: contestant name -> results dir (CURRENT is bot.yaml as committed); exit codes and the errors
+    of runs made here, when known (a failed run's own message explains it best)."""
+    exit_codes, errors = exit_codes or {}, errors or {}
     rows = {
-        name: _contestant(settings, name, path, candidates.get(name), exit_codes.get(name))
+        name: _contestant(settings, name, path, candidates.get(name), exit_codes.get(name), errors.get(name))
         for name, path in runs.items()
     }
     sides = {name: row.pop("_side") for name, row in rows.items()}
@@ -73,7 +75,11 @@ def recommend(ranked: list[dict[str, Any]], metrics: list[str]) -> dict[str, Any
     top = [r for r in ranked if r["status"] == TOP]
     undecided = [r for r in ranked if r["status"] == UNDECIDED]
     if not top and not undecided:
-        message = "No contestant passed the absolute bars of eval.yaml: none can be recommended."
+        message = (
+            "No contestant passed the absolute bars of eval.yaml: none can be recommended."
+            if any(r["status"] == DISQUALIFIED for r in ranked)
+            else "No contestant has usable results (see why below): none can be recommended."
+        )
         return {"kind": "none", "name": None, "contenders": [], "more_cases": None, "message": message}
     if not top:
         more = _more(undecided)
@@ -142,7 +148,12 @@ def _more(rows: list[dict[str, Any]]) -> int | None:
 
 
 def _contestant(
-    settings: EvalSettings, name: str, path: Path, candidate: Candidate | None, exit_code: int | None
+    settings: EvalSettings,
+    name: str,
+    path: Path,
+    candidate: Candidate | None,
+    exit_code: int | None,
+    error: str | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "name": name,
@@ -159,7 +170,7 @@ def _contestant(
     try:
         side = read_side(path)
     except Exception as exc:  # no results at all: the run could not start
-        row.update(status=FAILED, reasons=[f"no results: {exc}"])
+        row.update(status=FAILED, reasons=[error or f"no results: {exc}"])
         return row
     row["_side"] = side
     answered = len(side.latencies)
@@ -177,7 +188,7 @@ def _contestant(
     for metric in gated_metrics(settings):
         per_case = [fmean(v) for v in side.scores.get(metric, {}).values()]
         if per_case:
-            lower, upper = stats.t_interval(per_case, settings.alpha / 2)  # two-sided (1 - alpha)
+            lower, upper = _interval(per_case, settings.alpha)
             row["metrics"][metric] = {
                 "mean": _round(fmean(per_case)),
                 "lower": _finite(lower),
@@ -186,7 +197,7 @@ def _contestant(
             }
     if side.errors or (exit_code not in (None, 0)):
         reason = f"{len(side.errors)} unit(s) hit infrastructure errors" if side.errors else f"run exited {exit_code}"
-        row.update(status=FAILED, reasons=[reason])
+        row.update(status=FAILED, reasons=[reason, *([error] if error else [])])
         return row
     if side.not_evaluated:
         row.update(status=FAILED, reasons=[f"{len(side.not_evaluated)} case(s) not evaluated (replay misses)"])
@@ -268,8 +279,14 @@ def _quality(side: Side, metrics: list[str], alpha: float) -> dict[str, Any] | N
     if not per_case:
         return None
     composite = [fmean(v) for v in per_case.values()]
-    lower, upper = stats.t_interval(composite, alpha / 2)
+    lower, upper = _interval(composite, alpha)
     return {"mean": _round(fmean(composite)), "lower": _finite(lower), "upper": _finite(upper), "n": len(composite)}
+
+
+def _interval(values: list[float], alpha: float) -> tuple[float, float]:
+    """Two-sided (1 - alpha) t interval of a mean score, within the scores' own range [0, 1]."""
+    lower, upper = stats.t_interval(values, alpha / 2)
+    return max(0.0, lower), min(1.0, upper)
 
 
 def _more_cases(p: stats.Paired, tolerance: float, level: float, power: float) -> int | None:

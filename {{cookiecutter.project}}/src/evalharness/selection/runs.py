@@ -33,6 +33,7 @@ class RunStatus:
     exit_code: int
     seconds: float
     log: Path
+    error: str | None = None  # the run's own last error line, when it failed
 
 
 def candidates_path(settings: EvalSettings, eval_config: Path) -> Path:
@@ -113,8 +114,9 @@ def run_contestants(
             code = subprocess.run(
                 [sys.executable, "-m", "evalharness", "run"], env=env, stdout=handle, stderr=subprocess.STDOUT
             ).returncode
-        status = RunStatus(name, results, code, round(time.perf_counter() - started, 1), log)
-        outcome = "done" if code == 0 else f"FAILED (exit {code}): {_last_error(log)} (see {log})"
+        error = _last_error(log) if code else None
+        status = RunStatus(name, results, code, round(time.perf_counter() - started, 1), log, error)
+        outcome = "done" if code == 0 else f"FAILED (exit {code}): {error} (see {log})"
         echo(f"select: {name}: {outcome} in {status.seconds:g} s")
         return status
 
