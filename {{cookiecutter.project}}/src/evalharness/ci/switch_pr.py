@@ -13,7 +13,7 @@ from typing import Any
 
 from evalharness.ci.errors import BadInput, Refused
 from evalharness.ci.git import BOT_IDENTITY, git, remote_auth_env
-from evalharness.selection.candidates import candidate_text, load_candidates
+from evalharness.selection.candidates import load_candidates, write_candidate_config
 
 MAX_BODY = 60_000  # GitHub's limit on a PR body is 65 536 characters
 
@@ -31,7 +31,7 @@ def open_switch_pr(
         raise BadInput(f"{candidates_file}: the recommended candidate {name!r} is no longer there")
     base_branch = git(repo_dir, "rev-parse", "--abbrev-ref", "HEAD").strip()
     branch = f"model-selection/{name}-{os.environ.get('GITHUB_RUN_ID', 'local')}"
-    config.write_text(candidate_text(config.read_text(encoding="utf-8"), candidates[name].overrides), "utf-8")
+    write_candidate_config(config, candidates[name], config)
     identity = {**BOT_IDENTITY, "GIT_AUTHOR_NAME": BOT_IDENTITY["GIT_COMMITTER_NAME"]}
     identity["GIT_AUTHOR_EMAIL"] = BOT_IDENTITY["GIT_COMMITTER_EMAIL"]
     git(repo_dir, "checkout", "-b", branch)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from evalharness.gate import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
 from evalharness.selection import leaderboard as board_rules
-from evalharness.selection.candidates import CURRENT, candidate_text, load_candidates
+from evalharness.selection.candidates import CURRENT, load_candidates, write_candidate_config
 from evalharness.selection.render import markdown, write_leaderboard
 from evalharness.selection.runs import RUNS, base_config, candidates_path, run_contestants, validate_all
 from evalharness.settings import DEFAULT_EVAL_CONFIG, EvalSettings, load_settings
@@ -72,7 +72,7 @@ def switch(leaderboard_json: Path, name: str | None, eval_config: Path = DEFAULT
     if chosen not in candidates:
         raise FileError(candidates_path(settings, eval_config), None, f"no candidate named {chosen!r}")
     config = base_config(settings, eval_config)
-    config.write_text(candidate_text(config.read_text(encoding="utf-8"), candidates[chosen].overrides), "utf-8")
+    write_candidate_config(config, candidates[chosen], config)
     print(f"switch: {config} now holds candidate {chosen}", file=sys.stderr)
     return EXIT_PASS
 

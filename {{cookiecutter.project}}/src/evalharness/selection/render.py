@@ -35,22 +35,7 @@ def markdown(board: dict[str, Any]) -> str:
     rec = board["recommendation"]
     metrics = board["metrics"]
     blocks = [f"## Model selection: {rec['kind'].upper()}", "", f"**{rec['message']}**", ""]
-    header = ["#", "contestant", "model", "status", "quality", *metrics, "$ / 1000 q", "p50", "p95"]
-    rows = []
-    for row in board["contestants"]:
-        rows.append(
-            [
-                row["rank"],
-                row["name"],
-                row.get("model") or fmt.MISSING,
-                _status(row),
-                _with_interval(row.get("quality")),
-                *(_with_interval(row["metrics"].get(m)) for m in metrics),
-                fmt.usd(row.get("cost_per_1000")),
-                fmt.ms((row.get("latency_ms") or {}).get("p50")),
-                fmt.ms((row.get("latency_ms") or {}).get("p95")),
-            ]
-        )
+    header, rows = _ranking(board)
     blocks += [table(header, rows), ""]
     confidence = f"{1 - board['alpha']:.0%}"
     blocks.append(
@@ -91,28 +76,9 @@ def markdown(board: dict[str, Any]) -> str:
 def page(board: dict[str, Any]) -> str:
     rec = board["recommendation"]
     color = {"switch": fmt.VERDICT_COLORS["PASS"], "keep": fmt.NEUTRAL_COLOR, "tie": fmt.VERDICT_COLORS["INCONCLUSIVE"]}
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{escape(str(v))}</td>"
-            for v in (
-                row["rank"],
-                row["name"],
-                row.get("model") or fmt.MISSING,
-                _status(row),
-                _with_interval(row.get("quality")),
-                *(_with_interval(row["metrics"].get(m)) for m in board["metrics"]),
-                fmt.usd(row.get("cost_per_1000")),
-                fmt.ms((row.get("latency_ms") or {}).get("p95")),
-            )
-        )
-        + "</tr>"
-        for row in board["contestants"]
-    )
-    head = "".join(
-        f"<th>{escape(h)}</th>"
-        for h in ["#", "contestant", "model", "status", "quality", *board["metrics"], "$ / 1000 q", "p95"]
-    )
+    header, cells = _ranking(board)
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in cells)
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Model selection</title>'
         f"<style>{CSS}</style></head><body><main>"
@@ -173,6 +139,27 @@ def plot(board: dict[str, Any]) -> str:
         parts.append(f'<text x="{cx + 10:.1f}" y="{cy + 4:.1f}" class="label">{escape(row["name"])}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _ranking(board: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The leaderboard table, the same in markdown and HTML: header and one row per contestant, best first."""
+    metrics = board["metrics"]
+    header = ["#", "contestant", "model", "status", "quality", *metrics, "$ / 1000 q", "p50", "p95"]
+    rows = [
+        [
+            row["rank"],
+            row["name"],
+            row.get("model") or fmt.MISSING,
+            _status(row),
+            _with_interval(row.get("quality")),
+            *(_with_interval(row["metrics"].get(m)) for m in metrics),
+            fmt.usd(row.get("cost_per_1000")),
+            fmt.ms((row.get("latency_ms") or {}).get("p50")),
+            fmt.ms((row.get("latency_ms") or {}).get("p95")),
+        ]
+        for row in board["contestants"]
+    ]
+    return header, rows
 
 
 def _status(row: dict[str, Any]) -> str:
