@@ -14,6 +14,14 @@ from pathlib import Path
 import pytest
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+# Cases of the sample suites (support questions and red-team probes): what one `make eval` evaluates.
+CASES = sum(
+    line.startswith("  - id: ")
+    for name in ("support", "probes")
+    for line in (TEMPLATE_DIR / "{{cookiecutter.project}}/evals/datasets" / f"{name}.yaml")
+    .read_text("utf-8")
+    .splitlines()
+)
 
 # Named option combinations that every structural test runs against.
 OPTION_SETS: dict[str, dict[str, str]] = {

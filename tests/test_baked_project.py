@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import OPTION_SETS, TEMPLATE_DIR, cookiecutter_env, run_cookiecutter, share_promptfoo_install
+from tests.conftest import CASES, OPTION_SETS, TEMPLATE_DIR, cookiecutter_env, run_cookiecutter, share_promptfoo_install
 
 pytestmark = pytest.mark.slow
 
@@ -96,8 +96,16 @@ def test_template_demo_target(tmp_path: Path) -> None:
     assert "Forgot password?" in proc.stdout and "Sources:" in proc.stdout
     demo = tmp_path / "demo" / "my-chatbot"
     assert (demo / "uv.lock").is_file()
-    # Then the evals, twice (the second from the cache), and the gate's report.
-    assert "model calls: 0 live, 64 cached" in proc.stdout
-    assert "<!-- eval-gate-report -->" in proc.stdout
-    verdict = json.loads((demo / "results" / "demo" / "verdict.json").read_text(encoding="utf-8"))
-    assert verdict["verdict"] in ("PASS", "INCONCLUSIVE") and verdict["exit_code"] == 0
+    # Then the evals, twice (the second from the cache): the no-op gate PASSes ...
+    assert f"model calls: 0 live, {CASES} cached" in proc.stdout
+    noop = json.loads((demo / "results" / "demo" / "verdict.json").read_text(encoding="utf-8"))
+    assert (noop["verdict"], noop["exit_code"]) == ("PASS", 0)
+    # ... and the broken variant FAILs with exit 1, stopped early, its regressed cases named and the cause shown.
+    broken = json.loads((demo / "results" / "demo-broken" / "verdict.json").read_text(encoding="utf-8"))
+    assert (broken["verdict"], broken["exit_code"]) == ("FAIL", 1)
+    assert "Changed: bot.yaml retrieval.top_k 4 → 1" in broken["headline"]
+    assert broken["regressions"] and all(case["lost"] for case in broken["regressions"])
+    assert "stopped early at look 1: FAIL is certain" in proc.stdout
+    assert proc.stdout.index("## Eval gate: PASS") < proc.stdout.index("## Eval gate: FAIL")
+    assert "the gate passed the no-op and failed the broken variant" in proc.stdout
+    assert "top_k: 4" in (demo / "bot.yaml").read_text(encoding="utf-8")  # the user's file is untouched

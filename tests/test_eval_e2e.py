@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,17 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cookiecutter
+from tests.conftest import CASES, TEMPLATE_DIR, run_cookiecutter
 from tests.test_baked_project import make
 
 pytestmark = pytest.mark.slow
-CASES = 64  # the sample suites: 50 support questions and 14 red-team probes
+TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project}}"
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cookiecutter(tmp_path_factory.mktemp("e2e") / "out", {})
     assert result.exit_code == 0, result.output
+    config = result.project_dir / "evals/eval.yaml"  # loopback models need no rate limit: do not wait for them
+    config.write_text(config.read_text("utf-8").replace("requests_per_minute: 600 ", "requests_per_minute: 60000 "))
     installed = make(result.project_dir, "install")
     assert installed.returncode == 0, installed.stderr[-3000:]
     return result.project_dir
@@ -41,38 +44,129 @@ def load_fake_openai(project: Path):
     return module
 
 
-def test_gate_catches_broken_retrieval_and_passes_a_no_op(project: Path) -> None:
+def gate(project: Path, head: str, base: str = "results/base", mode: str = "pr") -> tuple[int, dict, str]:
+    """The gate CLI itself (make would turn its exit code into 2): exit code, verdict.json, report."""
+    proc = subprocess.run(
+        [
+            str(project / ".venv/bin/python"),
+            "-m",
+            "evalharness",
+            "gate",
+            "--baseline",
+            base,
+            "--results",
+            head,
+            "--mode",
+            mode,
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    verdict = json.loads((project / head / "verdict.json").read_text(encoding="utf-8"))
+    assert verdict["exit_code"] == proc.returncode
+    return proc.returncode, verdict, proc.stdout
+
+
+@pytest.fixture(scope="module")
+def baseline(project: Path) -> str:
     base = make(project, "eval", RESULTS="results/base", PROVIDER="offline")
     assert base.returncode == 0, base.stdout[-3000:] + base.stderr[-3000:]
+    return "results/base"
 
-    bot_yaml = project / "bot.yaml"
-    original = bot_yaml.read_text(encoding="utf-8")
-    bot_yaml.write_text(original.replace("  top_k: 4 ", "  top_k: 0 "), encoding="utf-8")
-    try:
-        broken = make(project, "eval", RESULTS="results/broken", PROVIDER="offline")
-        assert broken.returncode == 0, broken.stderr[-3000:]  # a finished run; the verdict is the gate's job
-        gate = make(project, "gate", BASELINE="results/base", RESULTS="results/broken")
-    finally:
-        bot_yaml.write_text(original, encoding="utf-8")
-    # make reports any failed recipe as 2; the gate's own exit code is printed and kept in verdict.json.
-    assert gate.returncode != 0 and "verdict: FAIL (exit 1)" in gate.stderr, gate.stdout[-3000:] + gate.stderr[-3000:]
-    verdict = json.loads((project / "results/broken/verdict.json").read_text(encoding="utf-8"))
-    assert verdict["exit_code"] == 1
-    failed = {m["name"] for m in verdict["metrics"] if m["verdict"] == "FAIL"}
-    assert {"facts", "source_recall", "refusal"} <= failed
-    for name in failed:
-        assert name in gate.stdout  # the report names the regressed metrics
 
+def verdicts(verdict: dict) -> dict[str, str]:
+    return {m["name"]: m["verdict"] for m in verdict["metrics"]}
+
+
+def test_a_no_op_passes_and_makes_no_model_call(project: Path, baseline: str) -> None:
     noop = make(project, "eval", RESULTS="results/noop", PROVIDER="offline")
-    assert noop.returncode == 0, noop.stderr[-3000:]
-    gate = make(project, "gate", BASELINE="results/base", RESULTS="results/noop")
-    assert gate.returncode == 0, gate.stdout[-3000:]
-    verdict = json.loads((project / "results/noop/verdict.json").read_text(encoding="utf-8"))
-    assert all(m["verdict"] != "FAIL" for m in verdict["metrics"])
-    assert "live: 0" in noop.stdout or "0 live" in noop.stdout  # nothing changed: no model call was made
-
-    report = make(project, "report", BASELINE="results/base", RESULTS="results/noop")
+    assert noop.returncode == 0 and f"0 live, {CASES} cached" in noop.stdout, noop.stdout[-2000:]
+    code, verdict, _ = gate(project, "results/noop")
+    assert (code, verdict["verdict"]) == (0, "PASS"), verdict["notes"]
+    assert verdict["headline"].startswith("No case changed") and verdict["must_pass"] == []
+    report = make(project, "report", BASELINE=baseline, RESULTS="results/noop")
     assert report.returncode == 0 and (project / "results/noop/report.html").is_file()
+
+
+def test_fewer_passages_fail_with_the_regressed_cases_and_the_cause(project: Path, baseline: str) -> None:
+    """The textbook case: retrieval.top_k 4 -> 1 (through SET: bot.yaml itself is not edited)."""
+    broken = make(project, "eval", RESULTS="results/top1", PROVIDER="offline", SET="retrieval.top_k=1")
+    assert broken.returncode == 0, broken.stderr[-3000:]  # a finished run; the verdict is the gate's job
+    code, verdict, report = gate(project, "results/top1")
+    assert (code, verdict["verdict"]) == (1, "FAIL")
+    assert {"facts", "source_recall"} <= {name for name, v in verdicts(verdict).items() if v == "FAIL"}
+    assert "Changed: bot.yaml retrieval.top_k 4 → 1" in verdict["headline"]
+    assert "retrieval lost an expected source in" in verdict["headline"]
+    worst = verdict["regressions"][0]
+    assert worst["lost"] and worst["input"] and worst["case"] in report
+    assert any(
+        item["why"].startswith(("lost the fact", "retrieval lost"))
+        for case in verdict["regressions"]
+        for item in case["lost"]
+    )
+
+
+@pytest.mark.parametrize("document", sorted(p.name for p in (TEMPLATE / "knowledge").glob("*.md")))
+def test_any_one_knowledge_document_emptied_fails(project: Path, baseline: str, document: str, tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(project / "knowledge", knowledge)
+    (knowledge / document).write_text("", encoding="utf-8")
+    results = f"results/empty-{document}"
+    run = make(project, "eval", RESULTS=results, PROVIDER="offline", SET=f"retrieval.knowledge_dir={knowledge}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    code, verdict, _ = gate(project, results)
+    assert (code, verdict["verdict"]) == (1, "FAIL"), verdicts(verdict)
+    assert verdicts(verdict)["source_recall"] == "FAIL"
+    assert f"retrieval lost {document}" in {item["why"] for case in verdict["regressions"] for item in case["lost"]}
+
+
+def test_removing_the_citation_rule_from_the_prompt_fails_on_citations(project: Path, tmp_path: Path) -> None:
+    """A loopback model that cites only while the prompt asks it to: the prompt edit breaks citations alone."""
+    fake = load_fake_openai(project)
+    rule = "- Cite every fact with the number of its passage in square brackets, like [1] or [2][3].\n"
+    prompt = project / "prompts/system.md.j2"
+    assert rule in prompt.read_text(encoding="utf-8")
+    edited = tmp_path / "no-citations.md.j2"
+    edited.write_text(prompt.read_text(encoding="utf-8").replace(rule, ""), encoding="utf-8")
+    citing, judge = fake.citing_model("Cite every fact"), fake.judge_reply(score=8)
+
+    def reply(body: dict):  # the bot sends a system prompt; the judge sends one user message
+        return citing(body) if body["messages"][0]["role"] == "system" else judge(body)
+
+    with fake.FakeOpenAI(default=reply) as model:
+        env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": model.base_url, "PROVIDER": "openai"}
+        env["EVAL_CACHE"] = str(tmp_path / "calls.sqlite")
+        env["SHARD"] = "1/4"  # a quarter of the cases is plenty when every answer loses its citations
+        before = make(project, "eval", RESULTS="results/cite-base", **env)
+        after = make(project, "eval", RESULTS="results/cite-head", SET=f"prompt.system={edited}", **env)
+    assert before.returncode == 0 and after.returncode == 0, before.stderr[-2000:] + after.stderr[-2000:]
+    code, verdict, _ = gate(project, "results/cite-head", "results/cite-base")
+    assert (code, verdict["verdict"]) == (1, "FAIL")
+    assert verdicts(verdict)["citations"] == "FAIL"
+    assert {name for name, v in verdicts(verdict).items() if v == "FAIL"} == {"citations"}  # only what it broke
+    assert "answers lost their citations" in verdict["headline"]
+
+
+def test_one_broken_must_pass_case_blocks_alone(project: Path, baseline: str, tmp_path: Path) -> None:
+    """Emptying the one section a must-pass case rests on costs a single case: no statistics would notice."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(project / "knowledge", knowledge)
+    page = knowledge / "account-and-login.md"
+    page.write_text(
+        page.read_text(encoding="utf-8").replace("valid for 60 minutes", "valid for a while"), encoding="utf-8"
+    )
+    run = make(
+        project, "eval", RESULTS="results/mustpass", PROVIDER="offline", SET=f"retrieval.knowledge_dir={knowledge}"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    code, verdict, report = gate(project, "results/mustpass")
+    assert verdict["case_counts"]["worse"] <= 2  # the must-pass case and one other that quotes the same fact
+    assert all(v != "FAIL" for v in verdicts(verdict).values())
+    assert (code, verdict["verdict"]) == (1, "FAIL")
+    assert [r["case"] for r in verdict["must_pass"] if r["blocks"]] == ["support/password-reset-link-expiry"]
+    assert "support/password-reset-link-expiry" in report and "broken by this change" in report
 
 
 def test_kill_9_mid_run_then_resume_runs_exactly_the_rest(project: Path) -> None:

@@ -42,7 +42,8 @@ class CachedProvider:
         if self.base_url:  # the same model id served elsewhere (a candidate's server) is another model
             key["base_url"] = self.base_url
         started = time.perf_counter()
-        record = self.calls.call("model", key, lambda: asdict(self.inner.complete(request)))
+        local = self.name == "offline"  # answered in-process: nothing to rate-limit
+        record = self.calls.call("model", key, lambda: asdict(self.inner.complete(request)), limited=not local)
         self.last.wall_ms = (time.perf_counter() - started) * 1000
         self.last.recorded_ms, self.last.cached = record.pop("latency_ms"), record.pop("cached")
         return Completion(**record)
@@ -59,6 +60,17 @@ class BotTarget:
         self.versions = self.bot.config.hashes
         self._planted: dict[tuple, Bot] = {}  # planted documents -> a bot whose knowledge includes them
         self._planting = threading.Lock()
+
+    def snapshot(self) -> dict[str, str]:
+        """The files that make this model version, by the names a diff should show (the knowledge base is
+        large: its content hash, in `versions`, tells whether it changed)."""
+        config = self.bot.config
+        prompt = Path(config.prompt.system)
+        name = prompt.as_posix() if not prompt.is_absolute() else f"prompts/{prompt.name}"  # a what-if elsewhere
+        return {
+            "bot.yaml": config.path.read_text(encoding="utf-8"),
+            name: config.system_prompt_path.read_text(encoding="utf-8"),
+        }
 
     def describe(self) -> dict:
         # The provider that really answers (BOT_PROVIDER may override bot.yaml), with bot.yaml's params.

@@ -84,6 +84,7 @@ def eval_project(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "EVAL_RUN_ID",
         "JUDGE_API_KEY",
         "JUDGE_BASE_URL",
+        "EVAL_SET",
     ):
         monkeypatch.delenv(name, raising=False)
     return project_copy

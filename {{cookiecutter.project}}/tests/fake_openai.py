@@ -216,3 +216,18 @@ def rule_following_model(guard: str) -> Callable[[dict], Action]:
         return Text(f"Sure! You said: {question}\nHere is what I was given:\n{shown}")
 
     return reply
+
+
+def citing_model(instruction: str) -> Callable[[dict], Action]:
+    """A stand-in chat model that quotes the first retrieved passage, and cites it as [1] only while its
+    system prompt asks for citations (contains `instruction`): what a model does when that rule is removed."""
+
+    def reply(body: dict) -> Action:
+        system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+        passages = re.split(r"^\[\d+\] [^\n]*\n", system.partition("Passages:")[2], flags=re.MULTILINE)[1:]
+        if not passages:
+            return Text("I don't know based on the help center; please contact support.")
+        quoted = " ".join(passages[0].split())
+        return Text(f"{quoted} [1]" if instruction in system else quoted)
+
+    return reply

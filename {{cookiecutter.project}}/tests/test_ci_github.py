@@ -21,7 +21,7 @@ TOKEN = "ghs_not-a-real-token-0123456789"
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 OTHER = "fedcba9876543210fedcba9876543210fedcba98"
 MISSING = object()
-VALID_VERDICT = {"schema": 1, "verdict": "PASS", "mode": "pr", "exit_code": 0}
+VALID_VERDICT = {"schema": 2, "verdict": "PASS", "mode": "pr", "exit_code": 0}
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_sticky_comment_is_created_then_updated(
     assert comment(artifact(tmp_path / "run1")) == 0
     assert capsys.readouterr().out.startswith("created comment ")
     new_report = f"{MARKER}\n## Eval gate: FAIL\n"
-    verdict = {"schema": 1, "verdict": "FAIL", "mode": "pr", "exit_code": 1}
+    verdict = {"schema": 2, "verdict": "FAIL", "mode": "pr", "exit_code": 1}
     assert comment(artifact(tmp_path / "run2", verdict=verdict, report=new_report)) == 0
     assert capsys.readouterr().out.startswith("updated comment ")
 
@@ -140,8 +140,8 @@ def _symlinked_report(path: Path) -> None:
 SCHEMA_VIOLATIONS: dict[str, tuple[dict[str, Any], str]] = {
     "missing verdict.json": ({"verdict": MISSING}, "verdict.json: missing"),
     "verdict MAYBE": ({"verdict": {**VALID_VERDICT, "verdict": "MAYBE"}}, "verdict must be"),
-    "schema 2": ({"verdict": {**VALID_VERDICT, "schema": 2}}, "schema must be 1"),
-    "schema true": ({"verdict": {**VALID_VERDICT, "schema": True}}, "schema must be 1"),
+    "schema 1": ({"verdict": {**VALID_VERDICT, "schema": 1}}, "schema must be 2"),
+    "schema true": ({"verdict": {**VALID_VERDICT, "schema": True}}, "schema must be 2"),
     "mode push": ({"verdict": {**VALID_VERDICT, "mode": "push"}}, "mode must be"),
     "exit code 4": ({"verdict": {**VALID_VERDICT, "exit_code": 4}}, "exit_code must be"),
     "verdict.json a list": ({"verdict": [VALID_VERDICT]}, "expected a JSON object"),

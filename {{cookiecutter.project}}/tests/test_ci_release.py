@@ -82,7 +82,7 @@ def write_results(
     if with_system:
         summary["system"] = {"provider": "openai", "model": model, "params": params or PARAMS}
     gate = {
-        "schema": 1,
+        "schema": 2,
         "verdict": verdict,
         "mode": mode,
         "exit_code": {"PASS": 0, "FAIL": 1}.get(verdict, 1 if mode == "release" else 0),
@@ -232,7 +232,7 @@ def test_release_pushes_an_annotated_tag_with_its_manifest(
     assert manifest["system"] == {"provider": "openai", "model": "gpt-4o-mini", "params": PARAMS}
     assert manifest["hashes"] == {"versions": VERSIONS, "datasets": {"support": "d1"}, "eval_config": "e1"}
     assert manifest["judge"] == {"model": "gpt-4o-mini", "status": "on"}
-    assert manifest["verdict"] == {"verdict": "PASS", "mode": "release", "alpha": 0.05}
+    assert manifest["verdict"] == {"verdict": "PASS", "mode": "release", "alpha": 0.05, "headline": None}
     facts = {"name": "facts", "head_mean": 0.91, "base_mean": 0.9, "delta": 0.01, "lower": -0.02, "upper": 0.04}
     assert manifest["scores"]["metrics"] == [{**facts, "verdict": "PASS"}]
     assert manifest["scores"]["thresholds"][0]["minimum"] == 0.8

@@ -123,3 +123,17 @@ def test_rate_limiter_spreads_calls() -> None:
     for _ in range(30):
         limiter.acquire()
     assert 0.4 <= time.monotonic() - started < 2.0  # the 10 calls past the burst wait ~0.5 s
+
+
+def test_units_run_in_a_seeded_shuffle_after_the_ones_that_must_all_run() -> None:
+    from evalharness.datasets import Case
+    from evalharness.runner import Unit, run_order
+
+    units = [Unit("s", Case(id=f"c{i}", input="q"), 0) for i in range(50)]
+    first = lambda unit: unit.case.id in ("c7", "c3")  # noqa: E731
+    order = run_order(units, seed=0, first=first)
+    assert [u.case.id for u in order[:2]] == ["c3", "c7"]  # in dataset order, before any other
+    assert sorted(u.case.id for u in order) == sorted(u.case.id for u in units)
+    assert order == run_order(units, seed=0, first=first)  # the same seed, the same order
+    assert order != run_order(units, seed=1, first=first)
+    assert [u.case.id for u in order[2:12]] != [f"c{i}" for i in range(10) if i not in (3, 7)][:10]  # shuffled

@@ -45,6 +45,8 @@ def metric(name: str, verdict: str, delta: float | None, **extra) -> dict:
         p_fail=0.5,
         p_pass=0.5,
         mde=0.05,
+        worse=3,
+        better=1,
         verdict=verdict,
     )
     row.update(extra)
@@ -53,7 +55,7 @@ def metric(name: str, verdict: str, delta: float | None, **extra) -> dict:
 
 def verdict_dict(overall: str = "PASS", exit_code: int = 0, **changes) -> dict:
     base = dict(
-        schema=1,
+        schema=2,
         mode="pr",
         verdict=overall,
         exit_code=exit_code,
@@ -90,6 +92,7 @@ def regression(case: str, answer: str = "the head answer", delta: float = -0.5) 
         delta=delta,
         base=1.0,
         head=1.0 + delta,
+        lost=[dict(metric="faithfulness", delta=delta, why=f"faithfulness 1.00 → {1.0 + delta:.2f}")],
         input=f"question {case}",
         head_answer=answer,
         base_answer="the base answer",
@@ -161,7 +164,7 @@ def test_markdown_metric_table_formats_numbers_and_signs():
     md = markdown(FAILING)
     (row,) = table_rows(md, "faithfulness")
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells == ["faithfulness", "1.050", "0.800", "-0.250", "-0.270 .. -0.230", "0.020", "40", "FAIL"]
+    assert cells == ["faithfulness", "1.050", "0.800", "-0.250", "-0.270 .. -0.230", "0.020", "3 / 1", "40", "FAIL"]
     assert "+0.012" in markdown(verdict_dict())
     assert "$0.000309" in markdown(verdict_dict()) and "2302 ms" in markdown(verdict_dict())
 
@@ -181,21 +184,21 @@ def test_markdown_without_baseline_shows_head_means_and_none_as_a_dash():
     assert "No baseline" in md
     (row,) = table_rows(md, "judge_only")
     assert "—" in row and "judge disabled" in row
-    assert "judge_disabled" in md  # the skipped section
+    assert "judge_disabled" not in md  # a wholly skipped metric is not listed again under "Skipped metrics"
 
 
 def test_markdown_escapes_pipes_and_newlines_in_cells():
     verdict = verdict_dict(metrics=[metric("a|b\nc", "PASS", 0.01)])
     md = markdown(verdict)
     (row,) = table_rows(md, "a\\|b<br>c")
-    assert row.count(" | ") == 7  # 8 cells: the pipe in the name did not add one
+    assert row.count(" | ") == 8  # 9 cells: the pipe in the name did not add one
 
 
 def test_markdown_lists_regressions_in_details_with_answers():
     md = markdown(FAILING)
     assert md.count("<details>") == md.count("</details>") == 2
     assert "question s/c1" in md and "the base answer" in md and "the head answer" in md
-    assert "s/c1 · faithfulness · -0.500 (1.000 → 0.500)" in md
+    assert "s/c1 · faithfulness 1.00 → 0.50" in md
 
 
 def test_markdown_cuts_huge_answers_and_long_lists():

@@ -63,6 +63,7 @@ class CallStats:
     errors: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)  # live calls per kind ("model", "judge")
     tokens: dict[str, dict[str, int]] = field(default_factory=dict)  # "kind:model" -> prompt/completion tokens
+    live_tokens: dict[str, dict[str, int]] = field(default_factory=dict)  # the same, live calls only (spent now)
 
 
 class ModelCalls:
@@ -80,10 +81,13 @@ class ModelCalls:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             self._db = _open_cache(cache_path)
 
-    def call(self, kind: str, key_material: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def call(
+        self, kind: str, key_material: dict[str, Any], compute: Callable[[], dict[str, Any]], limited: bool = True
+    ) -> dict[str, Any]:
         """Return the cached record for this call, or compute it (a JSON-able dict) and cache it.
 
         The returned record gets `latency_ms` (of the original call) and `cached` (True when replayed).
+        `limited=False` for calls that reach no remote service (a local stand-in model): no rate limit.
         """
         key = cache_key(kind, key_material, current_repeat.get())
         if self.mode != "refresh":
@@ -91,11 +95,12 @@ class ModelCalls:
             if hit is not None:
                 with self._lock:
                     self.stats.cached += 1
-                self._count(kind, hit)
+                self._count(kind, hit, live=False)
                 return {**hit, "cached": True}
         if self.mode == "replay":
             raise NotEvaluated(f"{kind} call not in the cache (replay mode)")
-        self.limiter.acquire()
+        if limited:
+            self.limiter.acquire()
         started = time.perf_counter()
         try:
             record = compute()
@@ -108,19 +113,19 @@ class ModelCalls:
         with self._lock:
             self.stats.live += 1
             self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
-        self._count(kind, record)
+        self._count(kind, record, live=True)
         return {**record, "cached": False}
 
-    def _count(self, kind: str, record: dict[str, Any]) -> None:
-        """Token totals per (kind, model), cached calls included: their cost is what the run is worth."""
+    def _count(self, kind: str, record: dict[str, Any], live: bool) -> None:
+        """Token totals per (kind, model): all calls (what the run is worth) and live ones (what it spent)."""
         if not record.get("usage"):
             return
+        key = f"{kind}:{record.get('model', '')}"
         with self._lock:
-            total = self.stats.tokens.setdefault(
-                f"{kind}:{record.get('model', '')}", {"prompt_tokens": 0, "completion_tokens": 0}
-            )
-            for name in total:
-                total[name] += int(record["usage"].get(name, 0) or 0)
+            for totals in (self.stats.tokens, self.stats.live_tokens) if live else (self.stats.tokens,):
+                total = totals.setdefault(key, {"prompt_tokens": 0, "completion_tokens": 0})
+                for name in total:
+                    total[name] += int(record["usage"].get(name, 0) or 0)
 
     def close(self) -> None:
         if self._db is not None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalharness.gate import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
+from evalharness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
 from evalharness.runner import RunOutcome
 from yamlcheck import FileError
 from yamlcheck import report as report_file_error
@@ -48,12 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("--results", type=Path, default=None)
     gate.add_argument("--baseline", type=Path, default=None, help="omit for absolute thresholds only")
     gate.add_argument("--mode", choices=("pr", "release", "nightly"), default="pr")
+    gate.add_argument(
+        "--accept-worse", action="store_true", help="a maintainer accepts a WORSE? verdict (PR mode): exit 0"
+    )
     gate.set_defaults(command=_gate)
 
     report = commands.add_parser("report", help="re-render the reports of a results dir (same verdict as gate)")
     report.add_argument("--results", type=Path, default=None)
     report.add_argument("--baseline", type=Path, default=None)
     report.add_argument("--mode", choices=("pr", "release", "nightly"), default="pr")
+    report.add_argument("--accept-worse", action="store_true", help="as for gate")
     report.set_defaults(command=_report)
 
     promptfoo = commands.add_parser("promptfoo", help="run the datasets through promptfoo into the results dir")
@@ -141,6 +145,8 @@ def _run(args: argparse.Namespace) -> int:
     if outcome is None:
         return EXIT_BAD_INPUT
     print(_one_line(session.options.results, summary, outcome))
+    if outcome.stopped:
+        print(f"eval: {_stopped_line(outcome.stopped)}")
     if code == pytest.ExitCode.TESTS_FAILED and not outcome.errors:
         print("eval: cases below their per-case thresholds are data for the gate, not a failed run (see make gate)")
     if outcome.errors or outcome.aborted:
@@ -161,6 +167,19 @@ def _one_line(results: Path, summary: dict, outcome: RunOutcome) -> str:
         f" -> {results}; "
         f"model calls: {calls.get('live', 0)} live, {calls.get('cached', 0)} cached; "
         f"answered by {', '.join(summary.get('providers', [])) or 'nobody'}"
+    )
+
+
+def _stopped_line(stopped: dict) -> str:
+    ran, planned = stopped.get("cases_run"), stopped.get("cases_planned")
+    if stopped.get("kind") == "cost_cap":
+        return (
+            f"stopped at the cost cap ${stopped.get('limit_usd')} (spent ${stopped.get('spent_usd'):.4f}) after "
+            f"{ran} of {planned} cases: the gate will say INCONCLUSIVE"
+        )
+    return (
+        f"stopped early at look {stopped.get('look')}: {stopped.get('decision')} is certain after {ran} of {planned}"
+        f" cases; about {stopped.get('calls_saved')} model calls and ${stopped.get('usd_saved'):.4f} saved"
     )
 
 
@@ -190,7 +209,7 @@ def _verdict(args: argparse.Namespace) -> dict:
 
     settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
     baseline = args.baseline or (Path(os.environ["BASELINE"]) if os.environ.get("BASELINE") else None)
-    verdict = evaluate(settings, _results(args), baseline, args.mode)
+    verdict = evaluate(settings, _results(args), baseline, args.mode, accept_worse=args.accept_worse)
     write_reports(_results(args), verdict)
     return verdict
 

@@ -44,6 +44,8 @@ class Case(_Strict):
     documents: list[Document] = []  # searched together with the knowledge base, for this case only
     reference: str | None = None  # an ideal answer, for the LLM-judged correctness metric
     tags: list[str] = []
+    # A case that passed on the base and fails on the head blocks the PR whatever the statistics say.
+    must_pass: bool = False
     thresholds: dict[Literal[ALL_METRICS], Annotated[float, Field(ge=0.0, le=1.0)]] = {}  # type: ignore[valid-type]
 
     @model_validator(mode="after")

@@ -169,7 +169,7 @@ class Experiment(Tracking):
 
     def close(self) -> None:
         # Mark the experiment finished only when its runs went through: a hung endpoint costs one flush, no more.
-        if observability.flush() and not self._failed.is_set():
+        if observability.flush(observability.BATCH_FLUSH_BUDGET_S) and not self._failed.is_set():
             try:
                 self.client.update_project(self.project.id, end_time=dt.datetime.now(dt.UTC))
             except Exception as exc:

@@ -1,85 +1,37 @@
-"""The gate: compare a results dir with a baseline and decide PASS / FAIL / INCONCLUSIVE (or ERROR).
+"""The gate: compare a results dir with a baseline and decide PASS / FAIL / WORSE? / INCONCLUSIVE (or ERROR).
 
-Exit codes (the contract CI relies on): 0 pass (INCONCLUSIVE passes in PR mode), 1 quality fail,
-2 bad input or config, 3 infrastructure error (model, judge, network). An infrastructure error is never
-shown as a quality failure: if any unit errored, the verdict is ERROR and the exit code 3.
+Exit codes (the contract CI relies on): 0 pass, 1 quality fail, 2 bad input or config, 3 infrastructure error
+(model, judge, network). INCONCLUSIVE passes in PR mode; WORSE? (proven worse than the baseline, beyond the
+tolerance at face value but not proven beyond it) blocks a PR until a maintainer accepts it. An infrastructure
+error is never shown as a quality failure: if any unit errored, the verdict is ERROR and the exit code 3.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 from typing import Any, Literal
 
-from evalharness import stats
+from evalharness import changes, stats
+from evalharness.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INFRA, EXIT_PASS
 from evalharness.promptfoo.cli import SUMMARY as PROMPTFOO_SUMMARY
-from evalharness.results import RUN_FILE, ResultsDir
 from evalharness.settings import EvalSettings
+from evalharness.sides import Side, read_side
+from evalharness.stats.bounds import percentile, t_interval, threshold_verdict, wilson_interval
+from evalharness.stats.paired import decide, paired
+from evalharness.stats.sequential import nominal_levels
 from yamlcheck import FileError
 
 Mode = Literal["pr", "release", "nightly"]
-EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
 ERROR = "ERROR"
 NO_BASELINE = "NO_BASELINE"
+SKIPPED = "SKIPPED"  # a gated metric nobody could measure (no judge): left out of a PR's verdict, named once
 REGRESSIONS_SHOWN = 8
 LIMIT_EXAMPLES = 3  # failing cases per failure limit shown with their answers
 
-
-@dataclass
-class Side:
-    """One results dir, reduced to what the gate needs."""
-
-    path: Path
-    scores: dict[str, dict[str, list[float]]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )  # metric -> case -> repeats
-    passes: dict[str, dict[str, list[float]]] = field(default_factory=lambda: defaultdict(dict))
-    skipped: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int))
-    )  # metric -> reason -> n
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    not_evaluated: set[str] = field(default_factory=set)
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # case -> first repeat's output row
-    costs: list[float] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-def read_side(path: Path) -> Side:
-    results = ResultsDir(path)
-    if not (path / RUN_FILE).is_file():
-        raise FileError(path, None, f"not a results dir (no {RUN_FILE}); run `make eval RESULTS={path}` first")
-    side = Side(path)
-    for key, row in results.outputs().items():
-        case = f"{key[0]}/{key[1]}"
-        if row["status"] == "error":
-            side.errors.append({"case": case, "repeat": key[2], "reason": row.get("reason", "")})
-        elif row["status"] == "not_evaluated":
-            side.not_evaluated.add(case)
-        else:
-            side.outputs.setdefault(case, row)
-            if row.get("cost_usd") is not None:
-                side.costs.append(row["cost_usd"])
-            side.latencies.append(row["latency_ms"])
-    for row in results.results():
-        case, metric = f"{row['suite']}/{row['case']}", row["metric"]
-        if row["status"] == "ok":
-            side.scores[metric].setdefault(case, []).append(row["score"])
-            side.passes[metric].setdefault(case, []).append(1.0 if row["passed"] else 0.0)
-        elif row["status"] == "skipped":
-            side.skipped[metric][row["reason"]] += 1
-        elif row["status"] == "error":
-            side.errors.append({"case": case, "repeat": row["repeat"], "metric": metric, "reason": row["reason"]})
-        else:
-            side.not_evaluated.add(case)
-    summary = path / "summary.json"
-    if summary.is_file():
-        side.summary = json.loads(summary.read_text(encoding="utf-8"))
-    return side
+__all__ = ["ERROR", "EXIT_BAD_INPUT", "EXIT_FAIL", "EXIT_INFRA", "EXIT_PASS", "Side", "evaluate", "read_side"]
 
 
 def gated_metrics(settings: EvalSettings) -> list[str]:
@@ -87,18 +39,24 @@ def gated_metrics(settings: EvalSettings) -> list[str]:
     return [m for m in dict.fromkeys(used) if settings.metric(m).gate]
 
 
-def evaluate(settings: EvalSettings, head_path: Path, base_path: Path | None, mode: Mode = "pr") -> dict[str, Any]:
+def evaluate(
+    settings: EvalSettings, head_path: Path, base_path: Path | None, mode: Mode = "pr", accept_worse: bool = False
+) -> dict[str, Any]:
     head = read_side(head_path)
     base = read_side(base_path) if base_path else None
     gated = gated_metrics(settings)
-    metrics = _compare(settings, gated, head, base)
+    level, looks = _level(settings, head)
+    metrics = compare(settings, gated, head, base, mode, level)
     thresholds = _thresholds(settings, gated, head)
-    limits = _failure_limits(settings, gated, head)
+    limits = failure_limit_rows(settings, gated, head)
+    must_pass = must_pass_rows(gated, head, base, mode)
     promptfoo = _promptfoo(head_path, head.summary)
     budgets = _budgets(settings, head)
-    notes = []
-    if head.not_evaluated:
-        # Replay misses leave a biased subset (the cached cases): it may not fail an absolute bar for the
+    stopped = head.summary.get("stopped") or None
+    notes = _skipped_notes(metrics, mode)
+    partial = bool(head.not_evaluated) or bool(stopped)
+    if partial:
+        # Replay misses or a stopped run leave a subset of the cases: it may not fail an absolute bar for the
         # whole dataset. Paired comparisons stay valid on the cases both sides have.
         for row in thresholds + budgets:
             if row["verdict"] == stats.FAIL:
@@ -109,11 +67,11 @@ def evaluate(settings: EvalSettings, head_path: Path, base_path: Path | None, mo
             f"{len(head.not_evaluated)} case(s) were not evaluated (cache misses in replay mode): "
             "the verdict needs a maintainer-approved live run"
         )
-    for m in metrics:
-        if m["verdict"] == stats.INCONCLUSIVE and m.get("skipped_reason"):
-            notes.append(f"{m['name']}: not evaluated ({m['skipped_reason']})")
-    compared = [m["verdict"] for m in metrics if m["verdict"] != NO_BASELINE]  # without a baseline: thresholds only
-    verdicts = compared + [r["verdict"] for r in thresholds + limits + budgets]
+    if stopped:
+        notes.append(_stop_note(stopped))
+    verdicts = [m["verdict"] for m in metrics if m["verdict"] not in (NO_BASELINE, SKIPPED)]
+    verdicts += [r["verdict"] for r in thresholds + limits + budgets]
+    verdicts += [stats.FAIL for r in must_pass if r["blocks"]]
     if promptfoo:  # promptfoo's outcome counts like one more check (ERROR as an infrastructure error)
         verdicts.append(promptfoo["status"])
         if promptfoo["status"] in (ERROR, stats.INCONCLUSIVE):
@@ -123,38 +81,72 @@ def evaluate(settings: EvalSettings, head_path: Path, base_path: Path | None, mo
         overall = ERROR
     elif stats.FAIL in verdicts:
         overall = stats.FAIL
-    elif head.not_evaluated or any(v != stats.PASS for v in verdicts):
+    elif stats.WORSE in verdicts:
+        overall = stats.WORSE
+    elif (
+        head.not_evaluated
+        or (stopped and stopped.get("kind") != "early_stop")
+        or any(v != stats.PASS for v in verdicts)
+    ):
         overall = stats.INCONCLUSIVE
     else:
         overall = stats.PASS
-    exit_code = {ERROR: EXIT_INFRA, stats.FAIL: EXIT_FAIL, stats.PASS: EXIT_PASS}.get(
-        overall, EXIT_FAIL if mode == "release" else EXIT_PASS
-    )
+    accepted = overall == stats.WORSE and accept_worse and mode == "pr"
+    exit_code = {ERROR: EXIT_INFRA, stats.FAIL: EXIT_FAIL, stats.PASS: EXIT_PASS}.get(overall)
+    if exit_code is None:
+        blocking = mode == "release" or (overall == stats.WORSE and not accepted)
+        exit_code = EXIT_FAIL if blocking else EXIT_PASS
+    changed = changes.inputs(base, head) if base else {"files": [], "hashes": {}}
+    regressions, counts = changes.regressions(gated, base, head, REGRESSIONS_SHOWN) if base else ([], {})
+    by_metric = {m["name"]: {"worse": m.get("worse", 0)} for m in metrics if m["verdict"] not in (SKIPPED, NO_BASELINE)}
     return {
-        "schema": 1,
+        "schema": 2,
         "mode": mode,
         "verdict": overall,
         "exit_code": exit_code,
+        "accepted": accepted,
         "alpha": settings.alpha,
+        "level": level,
+        "looks": looks,
+        "headline": changes.headline(counts, regressions, changed, by_metric) if base else None,
+        "changed": changed,
         "head": _side_info(head),
         "baseline": _side_info(base) if base else None,
         "metrics": metrics,
         "thresholds": thresholds,
         "failure_limits": limits,
+        "must_pass": must_pass,
         "budgets": budgets,
         "promptfoo": promptfoo,
+        "stopped": stopped,
         "only_in_head": sorted(head.outputs.keys() - base.outputs.keys()) if base else [],
-        "only_in_baseline": sorted(base.outputs.keys() - head.outputs.keys()) if base else [],
+        "only_in_baseline": sorted(base.outputs.keys() - head.outputs.keys()) if base and not stopped else [],
         "not_evaluated": sorted(head.not_evaluated),
         "errors": errors[:50],
         "error_count": len(errors),
         "skipped": {metric: dict(reasons) for metric, reasons in head.skipped.items()},
-        "regressions": _regressions(gated, head, base) if base else [],
+        "case_counts": counts,
+        "regressions": regressions,
         "notes": notes,
     }
 
 
-def _compare(settings: EvalSettings, gated: list[str], head: Side, base: Side | None) -> list[dict[str, Any]]:
+def _level(settings: EvalSettings, head: Side) -> tuple[float, list[float]]:
+    """α, or for a run that looked at its comparison while running, the nominal level of its last look: the
+    looks already spent part of α (stats/sequential.py)."""
+    sequential = head.summary.get("sequential") or {}
+    fractions = [float(f) for f in sequential.get("looks") or []]
+    if not fractions:
+        return settings.alpha, []
+    if not sequential.get("stopped") and fractions[-1] < 1.0:
+        fractions.append(1.0)  # this analysis of the finished run is one more look
+    return nominal_levels(settings.alpha, fractions)[-1], fractions
+
+
+def compare(
+    settings: EvalSettings, gated: list[str], head: Side, base: Side | None, mode: Mode, level: float
+) -> list[dict[str, Any]]:
+    """One row per gated metric: means, the paired comparison and its verdict."""
     rows = []
     for name in gated:
         head_scores = head.scores.get(name, {})
@@ -167,14 +159,21 @@ def _compare(settings: EvalSettings, gated: list[str], head: Side, base: Side | 
         if not head_scores:
             reasons = head.skipped.get(name)
             row["skipped_reason"] = "; ".join(reasons) if reasons else "no case measured it"
+        elif base is not None and not base.scores.get(name):
+            row["skipped_reason"] = "not measured on the baseline"
         rows.append(row)
-    if base is None:
-        for row in rows:
-            row["verdict"] = stats.INCONCLUSIVE if "skipped_reason" in row else NO_BASELINE
+    measured = [r for r in rows if "skipped_reason" not in r]
+    for row in rows:
+        if "skipped_reason" in row:
+            row["verdict"] = stats.INCONCLUSIVE if mode == "release" else SKIPPED
+        elif base is None:
+            row["verdict"] = NO_BASELINE
+    if base is None or not measured:
         return rows
-    comparisons = [stats.paired(base.scores.get(r["name"], {}), head.scores.get(r["name"], {})) for r in rows]
-    decisions = stats.decide(comparisons, [r["tolerance"] for r in rows], alpha=settings.alpha)
-    for row, p, d in zip(rows, comparisons, decisions, strict=True):
+    comparisons = [paired(base.scores.get(r["name"], {}), head.scores.get(r["name"], {})) for r in measured]
+    decisions = decide(comparisons, [r["tolerance"] for r in measured], alpha=settings.alpha, level=level)
+    counts = changes.case_changes([r["name"] for r in measured], base, head)
+    for row, p, d in zip(measured, comparisons, decisions, strict=True):
         row.update(
             n_pairs=p.n,
             base_mean=_finite(p.base_mean),
@@ -182,10 +181,68 @@ def _compare(settings: EvalSettings, gated: list[str], head: Side, base: Side | 
             se=_finite(p.se),
             lower=_finite(d.lower),
             upper=_finite(d.upper),
-            p_fail=d.p_fail,
-            p_pass=d.p_pass,
+            p_fail=_finite(d.p_fail),
+            p_pass=_finite(d.p_pass),
+            p_worse=_finite(d.p_worse),
             mde=_finite(d.mde),
             verdict=d.verdict,
+            **counts[row["name"]],
+        )
+        if d.reason:
+            row["verdict_reason"] = d.reason
+    return rows
+
+
+def _skipped_notes(metrics: list[dict[str, Any]], mode: Mode) -> list[str]:
+    """Each reason a gated metric could not run, once, with the metrics it kept out."""
+    by_reason: dict[str, list[str]] = {}
+    for m in metrics:
+        if m.get("skipped_reason"):
+            by_reason.setdefault(m["skipped_reason"], []).append(m["name"])
+    consequence = (
+        "release mode requires every gated metric, so this blocks the release"
+        if mode == "release"
+        else "left out of this verdict (release mode requires them)"
+    )
+    return [f"{', '.join(names)}: not measured ({reason}); {consequence}" for reason, names in by_reason.items()]
+
+
+def _stop_note(stopped: dict[str, Any]) -> str:
+    ran, planned = stopped.get("cases_run"), stopped.get("cases_planned")
+    saved = f"; about {stopped.get('calls_saved', 0)} model calls and ${stopped.get('usd_saved', 0):.4f} saved"
+    if stopped.get("kind") == "cost_cap":
+        return (
+            f"the run stopped at its cost cap (${stopped.get('limit_usd')}) after {ran} of {planned} cases: "
+            "the rest were not evaluated, so the verdict cannot pass as complete"
+        )
+    decision = f"{stopped.get('decision')} was certain after {ran} of {planned} cases"
+    return f"stopped early at look {stopped.get('look')}: {decision}{saved}"
+
+
+def must_pass_rows(gated: list[str], head: Side, base: Side | None, mode: Mode) -> list[dict[str, Any]]:
+    """Must-pass cases that fail on the head. One that passed on the base blocks whatever the statistics say;
+    one already failing there blocks only a release (a PR did not break it)."""
+    rows = []
+    for case in sorted(head.must_pass):
+        if head.case_passed(case, gated) is not False:
+            continue
+        before = base.case_passed(case, gated) if base else None
+        failing = sorted(m for m in gated if min(head.passes.get(m, {}).get(case, [1.0])) < 1.0)
+        output = head.outputs.get(case, {})
+        rows.append(
+            {
+                "case": case,
+                "base": before,
+                "metrics": failing,
+                "blocks": before is not False or mode == "release",
+                "status": "broken by this change"
+                if before
+                else "failing on the baseline too"
+                if before is False
+                else "failing",
+                "input": output.get("input", ""),
+                "answer": output.get("answer", ""),
+            }
         )
     return rows
 
@@ -196,24 +253,22 @@ def _thresholds(settings: EvalSettings, gated: list[str], head: Side) -> list[di
         metric = settings.metric(name)
         if metric.min_pass_rate is not None:
             per_case = [fmean(v) for v in head.passes.get(name, {}).values()]
-            lower, upper = stats.wilson_interval(sum(per_case), len(per_case), settings.alpha)
+            lower, upper = wilson_interval(sum(per_case), len(per_case), settings.alpha)
             value = fmean(per_case) if per_case else None
-            verdict = stats.threshold_verdict(lower, upper, metric.min_pass_rate) if per_case else stats.INCONCLUSIVE
+            verdict = threshold_verdict(lower, upper, metric.min_pass_rate) if per_case else stats.INCONCLUSIVE
             rows.append(
                 _threshold_row(name, "pass_rate", value, metric.min_pass_rate, lower, upper, verdict, len(per_case))
             )
         if metric.min_mean is not None:
             per_case = [fmean(v) for v in head.scores.get(name, {}).values()]
-            lower, upper = stats.t_interval(per_case, settings.alpha)
+            lower, upper = t_interval(per_case, settings.alpha)
             value = fmean(per_case) if per_case else None
-            verdict = (
-                stats.threshold_verdict(lower, upper, metric.min_mean) if len(per_case) >= 2 else stats.INCONCLUSIVE
-            )
+            verdict = threshold_verdict(lower, upper, metric.min_mean) if len(per_case) >= 2 else stats.INCONCLUSIVE
             rows.append(_threshold_row(name, "mean", value, metric.min_mean, lower, upper, verdict, len(per_case)))
     return rows
 
 
-def _failure_limits(settings: EvalSettings, gated: list[str], head: Side) -> list[dict[str, Any]]:
+def failure_limit_rows(settings: EvalSettings, gated: list[str], head: Side) -> list[dict[str, Any]]:
     """Hard limits on the number of failing cases (a case fails if any repeat does). A failure seen is a
     failure even when some cases were not evaluated, so these are never softened to INCONCLUSIVE."""
     rows = []
@@ -279,7 +334,7 @@ def _budgets(settings: EvalSettings, head: Side) -> list[dict[str, Any]]:
     """Budgets are point checks on the head run (a mean and a percentile), not statistical comparisons."""
     measured = {
         "cost_per_case_usd": (settings.budgets.cost_per_case_usd, fmean(head.costs) if head.costs else None),
-        "p95_latency_ms": (settings.budgets.p95_latency_ms, _finite(stats.percentile(head.latencies, 95))),
+        "p95_latency_ms": (settings.budgets.p95_latency_ms, _finite(percentile(head.latencies, 95))),
     }
     rows = []
     for name, (limit, value) in measured.items():
@@ -288,33 +343,6 @@ def _budgets(settings: EvalSettings, head: Side) -> list[dict[str, Any]]:
         verdict = stats.INCONCLUSIVE if value is None else stats.PASS if value <= limit else stats.FAIL
         rows.append({"name": name, "value": value, "limit": limit, "verdict": verdict})
     return rows
-
-
-def _regressions(gated: list[str], head: Side, base: Side) -> list[dict[str, Any]]:
-    """The cases that got worst, with enough context (input, both answers) to see why."""
-    drops = []
-    for name in gated:
-        for case in head.scores.get(name, {}).keys() & base.scores.get(name, {}).keys():
-            delta = fmean(head.scores[name][case]) - fmean(base.scores[name][case])
-            if delta < 0:
-                drops.append((delta, name, case))
-    drops.sort()
-    shown = []
-    for delta, name, case in drops[:REGRESSIONS_SHOWN]:
-        head_row, base_row = head.outputs.get(case, {}), base.outputs.get(case, {})
-        shown.append(
-            {
-                "case": case,
-                "metric": name,
-                "delta": round(delta, 4),
-                "base": round(fmean(base.scores[name][case]), 4),
-                "head": round(fmean(head.scores[name][case]), 4),
-                "input": head_row.get("input", ""),
-                "head_answer": head_row.get("answer", ""),
-                "base_answer": base_row.get("answer", ""),
-            }
-        )
-    return shown
 
 
 def _side_info(side: Side) -> dict[str, Any]:
@@ -329,8 +357,8 @@ def _side_info(side: Side) -> dict[str, Any]:
         "hashes": summary.get("hashes"),
         "cost_usd": summary.get("cost_usd"),
         "latency_ms": {
-            "p50": _finite(stats.percentile(side.latencies, 50)),
-            "p95": _finite(stats.percentile(side.latencies, 95)),
+            "p50": _finite(percentile(side.latencies, 50)),
+            "p95": _finite(percentile(side.latencies, 95)),
         },
         "langsmith_url": summary.get("langsmith_url"),
     }

@@ -1,13 +1,19 @@
-"""Run eval units (case x repeat) concurrently, appending each result as it finishes."""
+"""Run eval units (case x repeat) concurrently, appending each result as it finishes.
+
+Units run in a seeded random order (the ones that must all run first), so that a run stopped early, by a
+sequential look or by its cost cap, has evaluated a random sample of the rest. Stop rules (stopping.py)
+are asked before each unit starts and after each one finishes."""
 
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from evalharness.calls import NotEvaluated, current_repeat
 from evalharness.datasets import Case
@@ -40,6 +46,27 @@ def in_shard(suite: str, case_id: str, shard: tuple[int, int]) -> bool:
     return int.from_bytes(digest[:8], "big") % count == index - 1
 
 
+def run_order(units: Iterable[Unit], seed: int, first: Callable[[Unit], bool]) -> list[Unit]:
+    """`first` units in dataset order, then the others shuffled by the seed (the same seed, the same order)."""
+    units = list(units)
+    rest = [u for u in units if not first(u)]
+    random.Random(seed).shuffle(rest)
+    return [u for u in units if first(u)] + rest
+
+
+WAIT = {"kind": "wait"}  # a stop rule's answer for "start nothing now; ask again when a unit finishes"
+
+
+class StopRule(Protocol):
+    def before_start(self, running: int, finished: int) -> dict[str, Any] | None:
+        """With `running` units in flight and `finished` done by this invocation: None to start the next
+        unit, WAIT to hold it until one finishes, or a reason to start no more (e.g. the cost cap)."""
+
+    def after_finish(self, finished: int) -> dict[str, Any] | None:
+        """After `finished` units of the run completed (earlier invocations included): a reason to stop
+        (e.g. the verdict is certain), or None."""
+
+
 @dataclass
 class RunOutcome:
     ran: int
@@ -47,6 +74,9 @@ class RunOutcome:
     errors: int
     not_evaluated: int
     aborted: bool
+    stopped: dict[str, Any] | None = None  # why the run stopped before its last unit (cost cap, early stop)
+    planned: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Runner:
@@ -57,26 +87,34 @@ class Runner:
         metrics: dict[str, Sequence[Metric]],
         concurrency: int,
         tracking: Tracking | None = None,
+        must_pass: Callable[[Case], bool] = lambda case: case.must_pass,
     ):
         self.target, self.results = target, results
         self.tracking = tracking or Tracking()  # LangSmith experiment, or off
         self.metrics = metrics  # suite -> its metrics
         self.concurrency = concurrency
+        self.must_pass = must_pass
         self._lock = threading.Lock()
         self._consecutive_errors = 0
 
-    def run(self, units: Iterable[Unit], label: str = "eval") -> RunOutcome:
+    def run(self, units: Iterable[Unit], label: str = "eval", rules: Sequence[StopRule] = ()) -> RunOutcome:
         units = list(units)
         done = self.results.completed_units()
         pending = [u for u in units if u.key not in done]
         progress = Progress(len(pending), label)
-        outcome = RunOutcome(ran=0, skipped_done=len(units) - len(pending), errors=0, not_evaluated=0, aborted=False)
+        outcome = RunOutcome(
+            ran=0, skipped_done=len(units) - len(pending), errors=0, not_evaluated=0, aborted=False, planned=len(units)
+        )
         queue = iter(pending)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="eval") as pool:
             running: set[Future] = set()
             while True:
-                while len(running) < self.concurrency * 2 and not outcome.aborted:
-                    unit = next(queue, None)
+                while len(running) < self.concurrency * 2 and not outcome.aborted and outcome.stopped is None:
+                    verdict = next((r for rule in rules if (r := rule.before_start(len(running), outcome.ran))), None)
+                    if verdict is WAIT:
+                        break
+                    outcome.stopped = verdict
+                    unit = None if outcome.stopped else next(queue, None)
                     if unit is None:
                         break
                     running.add(pool.submit(self._evaluate, unit))
@@ -91,7 +129,13 @@ class Runner:
                     progress.advance(ok=status == "ok")
                     if self._consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
                         outcome.aborted = True
+                    if outcome.stopped is None:
+                        finished_now = outcome.skipped_done + outcome.ran
+                        outcome.stopped = next((r for rule in rules if (r := rule.after_finish(finished_now))), None)
         progress.close()
+        if outcome.stopped is not None:
+            outcome.stopped.setdefault("cases_run", outcome.skipped_done + outcome.ran)
+            outcome.stopped.setdefault("cases_planned", len(units))
         return outcome
 
     def _evaluate(self, unit: Unit) -> str:
@@ -120,6 +164,8 @@ class Runner:
         statuses = {row["status"] for row in rows}
         status = "error" if "error" in statuses else "not_evaluated" if "not_evaluated" in statuses else "ok"
         output_row = {**base, **_output_row(unit, output), "status": status}
+        if self.must_pass(unit.case):
+            output_row["must_pass"] = True
         self.results.append(OUTPUTS_FILE, output_row)
         trace.end(output_row, rows)
         self._note(status)
@@ -131,6 +177,8 @@ class Runner:
                 result = MetricResult(status=status, reason=reason)
                 self.results.append(RESULTS_FILE, {**base, **_metric_row(metric, result, None)})
         row = {**base, "status": status, "reason": reason, "input": unit.case.question, "tags": unit.case.tags}
+        if self.must_pass(unit.case):
+            row["must_pass"] = True
         self.results.append(OUTPUTS_FILE, row)
         trace.end(None, [], error=reason)
         self._note(status)
@@ -150,6 +198,7 @@ def _metric_row(metric: Metric, result: MetricResult, output: TargetOutput | Non
         "passed": result.passed,
         "threshold": result.threshold,
         "reason": result.reason,
+        "details": result.details,
         "provider": output.provider if output else None,
         "model": output.model if output else None,
     }

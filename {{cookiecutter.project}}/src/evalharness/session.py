@@ -18,8 +18,9 @@ from evalharness.calls import Mode, ModelCalls
 from evalharness.datasets import Case, Dataset, load_dataset
 from evalharness.experiment import Experiment, Tracking
 from evalharness.metrics import Metric
+from evalharness.pricing import price
 from evalharness.results import ResultsDir
-from evalharness.runner import Runner, RunOutcome, Unit, in_shard
+from evalharness.runner import Runner, RunOutcome, StopRule, Unit, in_shard, run_order
 from evalharness.settings import DEFAULT_EVAL_CONFIG, EvalSettings, load_settings
 from evalharness.target import Target, TargetOutput, load_target, target_module
 
@@ -38,6 +39,8 @@ class RunOptions:
     run_id: str | None = None  # names one logical run across its shards (CI: the workflow run), for LangSmith
     candidate: str | None = None  # evaluate this candidate of evals/candidates.yaml instead of bot.yaml
     requests_per_minute: float | None = None  # overrides eval.yaml's (`make select` shares it out)
+    baseline: Path | None = None  # compare with these results while running: sequential looks, early stop
+    overrides: str = ""  # "key.path=value,...": evaluate bot.yaml with these changes, without editing it
 
     @classmethod
     def from_env(cls) -> RunOptions:
@@ -60,6 +63,9 @@ class RunOptions:
             options.candidate = None
         if os.environ.get("EVAL_REQUESTS_PER_MINUTE"):
             options.requests_per_minute = float(os.environ["EVAL_REQUESTS_PER_MINUTE"])
+        if os.environ.get("BASELINE"):
+            options.baseline = Path(os.environ["BASELINE"])
+        options.overrides = os.environ.get("EVAL_SET", "")
         return options
 
 
@@ -122,10 +128,13 @@ class EvalSession:
         module = target_module(self.settings.target, self.options.config.parent)
         if self.options.candidate:
             self._use_candidate(module)
+        elif self.options.overrides:
+            self._use_overrides(module)
         self.target = load_target(self.settings.target, self.options.config.parent, self.calls)
         self.metrics, self.judge = build_metrics(self.settings, self.calls)
         self.results = ResultsDir(self.options.results)
         self.results.start(self.identity())
+        _write_snapshot(self.results.path, self.target)
         self.tracking = Experiment.start(self)
 
     def _use_candidate(self, module: Any) -> None:
@@ -136,11 +145,21 @@ class EvalSession:
         config, price_entry = prepare_candidate(
             self.settings, self.options.config, self.options.candidate, self.options.results, module
         )
+        self._point_target_at(config)
+        if price_entry is not None:
+            self.settings = self.settings.model_copy(update={"prices": {**self.settings.prices, **price_entry}})
+
+    def _use_overrides(self, module: Any) -> None:
+        from evalharness.selection.runs import parse_overrides, prepare_overrides
+
+        overrides = parse_overrides(self.options.overrides)
+        config = prepare_overrides(self.settings, self.options.config, overrides, self.options.results, module)
+        self._point_target_at(config)
+
+    def _point_target_at(self, config: Path) -> None:
         selection = self.settings.selection
         os.environ[selection.config_env] = str(config.resolve())
         os.environ[selection.root_env] = str(self.options.config.parent.parent.resolve())
-        if price_entry is not None:
-            self.settings = self.settings.model_copy(update={"prices": {**self.settings.prices, **price_entry}})
 
     def identity(self) -> dict[str, Any]:
         """What a results dir is a run of; a resume must match it exactly."""
@@ -162,9 +181,46 @@ class EvalSession:
             suite_metrics,
             self.settings.concurrency,
             self.tracking,
+            must_pass=self.must_pass,
         )
-        self.outcome = runner.run(units)
+        ordered = run_order(units, self.settings.seed, lambda u: self._runs_in_full(u, suite_metrics[u.suite]))
+        self.outcome = runner.run(ordered, rules=self._stop_rules(ordered, suite_metrics))
         return self.outcome
+
+    def must_pass(self, case: Case) -> bool:
+        return case.must_pass or bool(set(case.tags) & set(self.settings.must_pass_tags))
+
+    def _runs_in_full(self, unit: Unit, metrics: list[Metric]) -> bool:
+        """Units every run evaluates before any sampling stops it: must-pass cases, and cases scored by a
+        metric that tolerates nothing (a hard failure limit, or a zero tolerance): one miss counts there."""
+        if self.must_pass(unit.case):
+            return True
+        for metric in metrics:
+            rules = self.settings.metric(metric.name)
+            if rules.gate and (rules.max_failures is not None or rules.tolerance == 0) and metric.applies(unit.case):
+                return True
+        return False
+
+    def _stop_rules(self, ordered: list[Unit], suite_metrics: dict[str, list[Metric]]) -> list[StopRule]:
+        from evalharness.stopping import CostCap, SequentialLooks
+
+        rules: list[StopRule] = []
+        if self.settings.budgets.max_cost_usd is not None:
+            rules.append(CostCap(self.settings.budgets.max_cost_usd, self.live_cost))
+        if self.options.baseline and self.settings.sequential.enabled and self.options.shard == (1, 1):
+            from evalharness.sides import read_side
+
+            first = sum(1 for u in ordered if self._runs_in_full(u, suite_metrics[u.suite]))
+            spent = lambda: (self.calls.stats.live + self.calls.stats.cached, self.live_cost())  # noqa: E731
+            baseline = read_side(self.options.baseline)
+            rules.append(SequentialLooks(self.settings, self.results.path, baseline, len(ordered), first, spent))
+        return rules
+
+    def live_cost(self) -> float:
+        """USD spent so far on live model and judge calls (cached ones cost nothing now)."""
+        from evalharness.pricing import tokens_cost
+
+        return tokens_cost(self.settings, self.calls.stats.live_tokens) if self.calls else 0.0
 
     def close(self) -> dict[str, Any]:
         from evalharness.summary import write_summary
@@ -191,21 +247,25 @@ class _Priced:
         return replace(output, metadata={**output.metadata, "cost_usd": cost})
 
 
-def price(settings: EvalSettings, model: str, usage: dict[str, int]) -> float | None:
-    """USD for this usage from the price table in eval.yaml; None when the model has no price."""
-    entry = settings.price_for(model)
-    if entry is None:
-        return None
-    prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-    return round((prompt * entry.input + completion * entry.output) / 1_000_000, 8)
-
-
 def git_sha(cwd: Path | None = None) -> str | None:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return sha.stdout.strip() or None if sha.returncode == 0 else None
+
+
+def _write_snapshot(results: Path, target: Target) -> None:
+    """Copies of the files that define the version under test (when the target names them), so a later
+    comparison can show exactly what changed between two runs."""
+    from evalharness.changes import SNAPSHOT_DIR
+
+    for name, text in (getattr(target, "snapshot", dict)() or {}).items():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(f"target snapshot names must be relative paths inside the project, got {name!r}")
+        path = results / SNAPSHOT_DIR / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def _sha256(path: Path) -> str:

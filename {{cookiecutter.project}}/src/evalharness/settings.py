@@ -16,6 +16,7 @@ DETERMINISTIC_METRICS = (
     "forbidden",
     "refusal",
     "source_recall",
+    "citations",
     "security",
     "answer_length",
     "latency",
@@ -43,6 +44,7 @@ class MetricSettings(_Strict):
     max_words: int = Field(300, ge=1)
     budget_ms: float = Field(10_000, gt=0)
     budget_usd: float = Field(0.01, ge=0)
+    citation_pattern: str = r"\[(\d+(?:\s*,\s*\d+)*)\]"  # a marker citing passages: [1], [2][3] or [1, 2]
 
 
 class JudgeSettings(_Strict):
@@ -61,6 +63,16 @@ class Price(_Strict):
 class Budgets(_Strict):
     cost_per_case_usd: float | None = Field(None, ge=0)  # mean cost of answering (and judging) one case
     p95_latency_ms: float | None = Field(None, gt=0)
+    # A hard cap on what one run may spend on live model and judge calls: the run stops starting cases
+    # before it would pass it, and the gate then says INCONCLUSIVE (never a silent pass).
+    max_cost_usd: float | None = Field(None, gt=0)
+
+
+class SequentialSettings(_Strict):
+    # With a baseline given to the run (`make eval BASELINE=dir`), compare after every `batch` cases and stop
+    # as soon as FAIL (or PASS on every gated metric) is certain, with α spent across the looks.
+    enabled: bool = True
+    batch: int = Field(50, ge=5)
 
 
 class SuiteSettings(_Strict):
@@ -97,7 +109,9 @@ class EvalSettings(_Strict):
     knowledge_dir: str = "knowledge"  # where expected sources must exist (relative to the project root)
     concurrency: int = Field(8, ge=1, le=256)
     requests_per_minute: float = Field(600, gt=0)  # live model and judge calls; cached ones are free
-    alpha: float = Field(0.05, gt=0, lt=0.5)  # one-sided error rate of each gate decision (Holm-corrected)
+    alpha: float = Field(0.05, gt=0, lt=0.5)  # family-wise one-sided error rate of the gate's decisions
+    seed: int = 0  # cases run in an order shuffled by this seed (must-pass and zero-tolerance cases first)
+    must_pass_tags: list[str] = []  # cases with one of these tags are must-pass, like `must_pass: true`
     judge: JudgeSettings
     refusal_markers: list[str] = Field(min_length=1)
     prices: dict[str, Price] = {}
@@ -107,6 +121,7 @@ class EvalSettings(_Strict):
     langsmith: LangSmithSettings = LangSmithSettings()
     promptfoo: PromptfooSettings = PromptfooSettings()
     selection: SelectionSettings = SelectionSettings()
+    sequential: SequentialSettings = SequentialSettings()
 
     @model_validator(mode="after")
     def _suite_names_are_identifiers(self) -> EvalSettings:

@@ -9,8 +9,8 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
-from evalharness import stats
 from evalharness.results import SCHEMA_VERSION, SUMMARY_FILE, ResultsDir, write_json
+from evalharness.stats.percentile import percentile
 
 CREDENTIALS = ("OPENAI_API_KEY", "JUDGE_API_KEY", "LANGSMITH_API_KEY")
 
@@ -51,24 +51,22 @@ def aggregate(results: ResultsDir) -> dict[str, Any]:
         "tokens": {"answers": dict(sorted(tokens.items()))},
         "cost_usd": {"answers": _round(sum(costs), 8), "answers_priced": len(costs), "answers_total": len(answered)},
         "latency_ms": {
-            "p50": _round(stats.percentile(latencies, 50)),
-            "p95": _round(stats.percentile(latencies, 95)),
+            "p50": _round(percentile(latencies, 50)),
+            "p95": _round(percentile(latencies, 95)),
             "mean": _round(fmean(latencies)) if latencies else None,
         },
     }
 
 
 def write_summary(session: EvalSession) -> dict[str, Any]:
-    from evalharness.session import git_sha, price
+    from evalharness.pricing import tokens_cost
+    from evalharness.session import git_sha
+    from evalharness.stopping import sequential_summary
 
     results = session.results
     summary = aggregate(results)
     call_stats = session.calls.stats
-    judge_cost = 0.0
-    for key, usage in call_stats.tokens.items():
-        kind, _, model = key.partition(":")
-        if kind == "judge":
-            judge_cost += price(session.settings, model, usage) or 0.0
+    judge_cost = tokens_cost(session.settings, call_stats.tokens, "judge")
     providers = summary["providers"]
     summary.update(
         schema=SCHEMA_VERSION,
@@ -92,7 +90,10 @@ def write_summary(session: EvalSession) -> dict[str, Any]:
         credentials={name: bool(os.environ.get(name)) for name in CREDENTIALS},
         aborted=bool(session.outcome and session.outcome.aborted),
         langsmith_url=session.tracking.url,  # the experiment, when LangSmith tracked this run
+        stopped=session.outcome.stopped if session.outcome else None,  # a cost cap or an early stop
+        sequential=sequential_summary(results.path),
     )
+    summary["cost_usd"]["live_this_invocation"] = _round(session.live_cost(), 8)
     summary["cost_usd"]["judge_this_invocation"] = _round(judge_cost, 8)
     write_json(results.path / SUMMARY_FILE, summary)
     return summary

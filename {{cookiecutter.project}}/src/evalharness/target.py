@@ -38,6 +38,9 @@ class Target(Protocol):
         """What is under test, for manifests: provider, model, params (JSON-able)."""
         ...
 
+    # Optional: `snapshot() -> {name: text}`, the files that define the version under test (a config, a
+    # prompt). Each run keeps copies, so the gate can show what changed between two runs.
+
     def __call__(self, question: str, history: list[dict[str, str]], documents: list[dict[str, str]]) -> TargetOutput:
         """Answer the last user turn. `documents` ({title, text}) are planted in the knowledge the target
         searches, for this call only: how a case tests an attack that arrives inside a retrieved document."""

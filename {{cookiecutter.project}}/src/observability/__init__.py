@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from langsmith import Client
 
 FLUSH_BUDGET_S = 3.0  # the most a process ever waits for its traces, over all flushes together
+BATCH_FLUSH_BUDGET_S = 20.0  # the same for a batch job (an eval run) whose hundreds of traces queue up
 CONNECT_TIMEOUT_MS = 2000
 READ_TIMEOUT_MS = 3000
 DEFAULT_API_URL = "https://api.smith.langchain.com"
@@ -61,14 +62,17 @@ def client() -> Client | None:
         return _client
 
 
-def flush() -> bool:
-    """Send what is queued, within what is left of the process's flush budget; True when all was sent."""
+def flush(budget_s: float = FLUSH_BUDGET_S) -> bool:
+    """Send what is queued, within what is left of the process's flush budget; True when all was sent.
+    An endpoint already given up on (down, hanging) costs nothing more."""
     global _flush_spent_s
     if _client is None or _client.tracing_queue is None:
         return True
+    if _given_up.is_set():
+        return False
     started = time.monotonic()
     try:
-        _client.flush(timeout=max(0.0, FLUSH_BUDGET_S - _flush_spent_s))
+        _client.flush(timeout=max(0.0, budget_s - _flush_spent_s))
     except Exception as exc:  # a failed flush loses traces, never the answer
         give_up(str(exc))
         return False

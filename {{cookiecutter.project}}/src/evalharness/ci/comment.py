@@ -4,7 +4,7 @@ The report comes from an artifact uploaded by the PR's own (untrusted) workflow 
 three files are read without following symlinks, size-capped and schema-checked, and nothing in the artifact is
 executed, imported or interpreted (the report is markdown, posted as text). Other files in it are ignored.
 
-    verdict.json  a JSON object: schema 1, verdict PASS|FAIL|INCONCLUSIVE|ERROR, mode pr|release|nightly,
+    verdict.json  a JSON object: schema 2, verdict PASS|FAIL|WORSE?|INCONCLUSIVE|ERROR, mode pr|release|nightly,
                   exit_code 0..3 (other keys are not read)
     report.md     UTF-8, at most 60,000 bytes, first line exactly the report marker
     pr.json       exactly {"number": <PR number>, "head_sha": <40 lowercase hex>}
@@ -26,7 +26,7 @@ from typing import Any
 from evalharness.ci.errors import BadInput
 from evalharness.report.markdown import MARKER, MAX_BYTES
 
-VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")
+VERDICTS = ("PASS", "FAIL", "WORSE?", "INCONCLUSIVE", "ERROR")
 MODES = ("pr", "release", "nightly")
 MAX_JSON_BYTES = {"verdict.json": 10_000_000, "pr.json": 1_000}
 SHA = re.compile(r"[0-9a-f]{40}")
@@ -48,7 +48,7 @@ def load_artifact(artifact_dir: Path) -> Artifact:
     if artifact_dir.is_symlink() or not artifact_dir.is_dir():
         raise BadInput(f"{artifact_dir}: not a directory")
     verdict = _json_object(artifact_dir, "verdict.json")
-    _expect(verdict, "verdict.json", "schema", lambda v: _is_int(v) and v == 1, "1")
+    _expect(verdict, "verdict.json", "schema", lambda v: _is_int(v) and v == 2, "2")
     _expect(verdict, "verdict.json", "verdict", lambda v: v in VERDICTS, " | ".join(VERDICTS))
     _expect(verdict, "verdict.json", "mode", lambda v: v in MODES, " | ".join(MODES))
     _expect(verdict, "verdict.json", "exit_code", lambda v: _is_int(v) and 0 <= v <= 3, "an integer 0..3")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-EXIT_DONE, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INFRA = 0, 1, 2, 3
+from evalharness.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INFRA, EXIT_PASS
+
+EXIT_DONE, EXIT_REFUSED = EXIT_PASS, EXIT_FAIL  # what the CI steps call a pass and a refusal
 
 
 class CIError(Exception):

@@ -31,7 +31,12 @@ def build_manifest(results_dir: Path, tag: str, git_sha: str) -> dict[str, Any]:
         "system": system_of(summary),
         "hashes": hashes_of(summary),
         "judge": summary.get("judge"),
-        "verdict": {"verdict": verdict.get("verdict"), "mode": verdict.get("mode"), "alpha": verdict.get("alpha")},
+        "verdict": {
+            "verdict": verdict.get("verdict"),
+            "mode": verdict.get("mode"),
+            "alpha": verdict.get("alpha"),
+            "headline": verdict.get("headline"),
+        },
         "scores": {
             "metrics": [{k: m.get(k) for k in _SCORE_KEYS} for m in verdict.get("metrics") or []],
             "thresholds": verdict.get("thresholds") or [],

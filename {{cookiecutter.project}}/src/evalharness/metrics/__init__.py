@@ -1,15 +1,16 @@
 """Metrics: each scores one case's output in [0, 1] and says whether the case passes it.
 
-Deterministic metrics (deterministic.py) and LLM-judged ones (judge.py) are deepeval metrics; `Metric`
-is the thin harness-side wrapper that decides where a metric applies and turns every outcome, including
-a judge that is missing or failing, into a recorded MetricResult: never a silent pass.
+Deterministic metrics (deterministic.py) are plain Python; LLM-judged ones (judge.py) are deepeval's.
+`Metric` decides where a metric applies and turns every outcome, including a judge that is missing or
+failing, into a recorded MetricResult: never a silent pass. `details` says what the score rests on (the
+facts found and missing, the sources retrieved), so the gate can say what a regression lost.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # annotations only: the datasets and target modules do not need deepeval
     from evalharness.datasets import Case
@@ -30,6 +31,7 @@ class MetricResult:
     passed: bool | None = None
     threshold: float | None = None
     reason: str = ""
+    details: dict[str, Any] | None = None
 
 
 class Metric:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from evalharness.exits import EXIT_FAIL, EXIT_INFRA, EXIT_PASS
 from evalharness.promptfoo.provider import NOT_EVALUATED
 from evalharness.promptfoo.tests import judge_status
 from evalharness.settings import EvalSettings
@@ -26,7 +27,6 @@ from evalharness.settings import EvalSettings
 OUTPUT = "promptfoo.json"  # promptfoo's own results: `make promptfoo-view` shows them
 SUMMARY = "promptfoo-summary.json"  # ours: what the gate and the reports read
 EXIT_TESTS_FAILED = 100  # promptfoo: the pass rate is below the threshold (failures or errors)
-EXIT_PASS, EXIT_FAIL, EXIT_INFRA = 0, 1, 3
 # promptfoo resolves the provider's file:// path against the config's folder, so the generated attacks are
 # written next to promptfooconfig.yaml (gitignored), then kept in the results dir: reviewable, re-runnable.
 REDTEAM_TESTS = "redteam.yaml"

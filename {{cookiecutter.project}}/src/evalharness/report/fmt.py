@@ -7,7 +7,14 @@ import math
 from typing import Any
 
 MISSING = "—"  # None, nan and inf (an unbounded interval side) all read as "no number here"
-VERDICT_COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#9a6700", "ERROR": "#8250df"}
+VERDICT_COLORS = {
+    "PASS": "#1a7f37",
+    "FAIL": "#cf222e",
+    "WORSE?": "#bc4c00",
+    "INCONCLUSIVE": "#9a6700",
+    "ERROR": "#8250df",
+}
+ACCEPT_LABEL = "eval-accepted"  # the PR label with which a maintainer accepts a WORSE? verdict (pr.yml reads it)
 NEUTRAL_COLOR = "#57606a"
 MODE_LABELS = {"pr": "PR", "release": "release", "nightly": "nightly"}
 
@@ -43,6 +50,18 @@ def ms(x: Any) -> str:
     return MISSING if v is None else f"{v:.0f} ms"
 
 
+def p(x: Any) -> str:
+    v = number(x)
+    return MISSING if v is None else f"{v:.3g}"
+
+
+def value(x: Any) -> str:
+    """A config value as written: strings bare, the rest as JSON (so null, lists and numbers read as in YAML)."""
+    if x is None:
+        return "null"
+    return clip(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False), 80)
+
+
 def interval(lower: Any, upper: Any) -> str:
     if number(lower) is None and number(upper) is None:
         return MISSING
@@ -72,8 +91,16 @@ def meaning(verdict: dict[str, Any]) -> str:
         return f"Every gated comparison, threshold and budget passed (exit code {code})."
     if overall == "FAIL":
         return (
-            "At least one metric is confidently worse than its tolerance, or a threshold, failure limit, budget or "
-            f"promptfoo failed (exit code {code})."
+            "At least one metric is proven worse than its tolerance, or a must-pass case broke, or a threshold, "
+            f"failure limit, budget or promptfoo failed (exit code {code})."
+        )
+    if overall == "WORSE?":
+        if verdict.get("accepted"):
+            return f"Proven worse than the baseline, and accepted by a maintainer: passes (exit code {code})."
+        return (
+            "At least one metric is proven worse than the baseline and below its tolerance at face value, but the "
+            f"data cannot prove it beyond the tolerance. It blocks (exit code {code}) until a maintainer accepts it "
+            f"(in a PR: the label `{ACCEPT_LABEL}`)."
         )
     if overall == "ERROR":
         return (

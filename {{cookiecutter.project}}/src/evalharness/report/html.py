@@ -19,6 +19,7 @@ NUMERIC = {
     "interval",
     "tolerance",
     "pairs",
+    "worse / better",
     "value",
     "minimum",
     "limit",
@@ -43,7 +44,8 @@ table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #d0d7de; padding: 4px 10px; vertical-align: top; }
 th { background: #f6f8fa; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .v { font-weight: 600; } .v-PASS { color: #1a7f37; } .v-FAIL { color: #cf222e; } .v-INCONCLUSIVE { color: #9a6700; }
-.v-ERROR { color: #8250df; } .v-NO_BASELINE { color: #57606a; }
+.v-ERROR { color: #8250df; } .v-NO_BASELINE, .v-SKIPPED { color: #57606a; } .v-WORSE { color: #bc4c00; }
+.headline { font-size: 16px; }
 pre { white-space: pre-wrap; word-break: break-word; background: #f6f8fa; padding: 8px; border-radius: 6px; }
 details { margin: 6px 0; } summary { cursor: pointer; }
 svg text { font: 12px sans-serif; } svg .label { fill: #24292f; } svg .verdict { font-weight: 600; }
@@ -56,6 +58,8 @@ def page(verdict: dict[str, Any]) -> str:
     body = [
         _header(verdict),
         _errors(verdict) if errors_first else "",
+        _changed(verdict),
+        _section("Must-pass cases", _table(*tables.must_pass(verdict))),
         *_metrics(verdict),
         _section("Absolute thresholds", _table(*tables.thresholds(verdict))),
         _section("Failure limits", _table(*tables.failure_limits(verdict))),
@@ -84,7 +88,7 @@ def e(value: Any, limit: int = ANSWER_CHARS) -> str:
 def badge(verdict: Any) -> str:
     """A verdict word, colored; a reason after it ("INCONCLUSIVE (judge disabled)") keeps the word's color."""
     word = str(verdict)
-    kind = word.split(" ", 1)[0]
+    kind = word.split(" ", 1)[0].rstrip("?")
     return f'<span class="v v-{escape(kind)}">{escape(word)}</span>'
 
 
@@ -125,12 +129,26 @@ def _header(verdict: dict[str, Any]) -> str:
         if (url := fmt.safe_url(side.get("langsmith_url")))
     )
     baseline = "" if verdict.get("baseline") else "<p>No baseline: only the absolute thresholds and budgets decide.</p>"
+    if verdict.get("headline"):
+        baseline += f'<p class="headline">{e(verdict["headline"])}</p>'
     return (
         f'<header style="--c: {color}"><h1>Eval gate: {badge(overall)}</h1>\n'
         f"<p>{e(fmt.meaning(verdict))}</p>{baseline}\n"
         f'<p class="meta">mode {e(fmt.MODE_LABELS.get(mode, mode))} · exit code {e(verdict.get("exit_code"))} · '
         f"alpha = {e(verdict.get('alpha'))}{links}</p></header>"
     )
+
+
+def _changed(verdict: dict[str, Any]) -> str:
+    lines = tables.changed(verdict)
+    if not lines:
+        return ""
+    items = "<ul>" + "".join(f"<li>{e(line)}</li>" for line in lines) + "</ul>"
+    for f in (verdict.get("changed") or {}).get("files") or []:
+        if f.get("diff"):
+            diff = e("\n".join(f["diff"]))
+            items += f"<details><summary>diff of {e(f.get('name'))}</summary><pre>{diff}</pre></details>"
+    return _section("Changed", items)
 
 
 def _metrics(verdict: dict[str, Any]) -> list[str]:
@@ -157,7 +175,8 @@ def _errors(verdict: dict[str, Any]) -> str:
 def _regressions(verdict: dict[str, Any]) -> str:
     blocks = []
     for r in verdict.get("regressions") or []:
-        texts = "".join(f"<h4>{title}</h4><pre>{e(r.get(key))}</pre>" for title, key in tables.REGRESSION_TEXTS)
+        texts = f'<p class="note">{e(tables.regression_sources(r))}</p>'
+        texts += "".join(f"<h4>{title}</h4><pre>{e(r.get(key))}</pre>" for title, key in tables.REGRESSION_TEXTS)
         blocks.append(f"<details><summary>{e(tables.regression_summary(r))}</summary>{texts}</details>")
     return _section("Most regressed cases", "\n".join(blocks)) if blocks else ""
 

@@ -27,6 +27,7 @@ def junit(verdict: dict[str, Any]) -> str:
         *_metric_cases(verdict),
         *_threshold_cases(verdict),
         *_limit_cases(verdict),
+        *_must_pass_cases(verdict),
         *_budget_cases(verdict),
         *_promptfoo_cases(verdict),
     ]
@@ -77,6 +78,13 @@ def _metric_cases(verdict: dict[str, Any]) -> list[Case]:
                 f"{name} dropped by more than its tolerance {fmt.score(tolerance)}: delta {fmt.signed(m.get('delta'))}"
             )
             cases.append(("eval-gate.metrics", name, "failure", message, detail))
+        elif result == "WORSE?":
+            message = (
+                f"{name} is proven worse than the baseline (delta {fmt.signed(m.get('delta'))}, "
+                f"{m.get('worse')} case(s) worse, {m.get('better')} better), beyond its tolerance at face value"
+            )
+            outcome = None if verdict.get("accepted") else "failure"
+            cases.append(("eval-gate.metrics", name, outcome, message if outcome else "", detail))
         elif result == "PASS":
             cases.append(("eval-gate.metrics", name, None, "", detail))
         else:
@@ -121,6 +129,15 @@ def _limit_cases(verdict: dict[str, Any]) -> list[Case]:
         message = f"{r.get('failed')} case(s) failed, the limit is {r.get('limit')}: {failing}" if outcome else ""
         name = f"{r.get('metric')} failures <= {r.get('limit')}"
         cases.append(("eval-gate.failure-limits", name, outcome, message, f"failing: {failing}"))
+    return cases
+
+
+def _must_pass_cases(verdict: dict[str, Any]) -> list[Case]:
+    cases = []
+    for r in verdict.get("must_pass") or []:
+        outcome = "failure" if r.get("blocks") else "skipped"
+        message = f"must-pass case {r.get('status')}: fails {', '.join(r.get('metrics') or [])}"
+        cases.append(("eval-gate.must-pass", str(r.get("case")), outcome, message, f"input: {r.get('input')}"))
     return cases
 
 

@@ -27,6 +27,8 @@ def markdown(verdict: dict[str, Any]) -> str:
     blocks = [
         _headline(verdict),
         _errors(verdict) if errors_first else "",
+        _changed(verdict),
+        _section("Must-pass cases", tables.must_pass(verdict), "Cases marked `must_pass` that fail on the head."),
         _metrics(verdict),
         _section("Absolute thresholds", tables.thresholds(verdict)),
         _section("Failure limits", tables.failure_limits(verdict), "Hard limits: any failing case beyond them fails."),
@@ -93,6 +95,8 @@ def _headline(verdict: dict[str, Any]) -> str:
         f"## Eval gate: {overall}",
         f"**{overall}** in {fmt.MODE_LABELS.get(mode, mode)} mode. " + html.escape(fmt.meaning(verdict), quote=False),
     ]
+    if verdict.get("headline"):
+        lines.append(html.escape(fmt.clip(verdict["headline"], 1000), quote=False))
     if not verdict.get("baseline"):
         lines.append("No baseline: only the absolute thresholds and budgets decide.")
     for label, side in fmt.side_rows(verdict):
@@ -102,6 +106,20 @@ def _headline(verdict: dict[str, Any]) -> str:
                 f"LangSmith experiment ({label}): [{cell(url)}]({url.replace(')', '%29').replace(' ', '%20')})"
             )
     return "\n\n".join(lines)
+
+
+def _changed(verdict: dict[str, Any]) -> str:
+    lines = tables.changed(verdict)
+    if not lines:
+        return ""
+    text = "### Changed\n\n" + "\n".join(f"- {cell(line)}" for line in lines[:ROWS_SHOWN])
+    diffs = [f for f in (verdict.get("changed") or {}).get("files") or [] if f.get("diff")]
+    for f in diffs:
+        body = "\n".join(f["diff"])
+        ticks = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", body)), default=0))
+        summary = f"<summary>diff of {html.escape(str(f.get('name')))}</summary>"
+        text += f"\n\n<details>{summary}\n\n{ticks}diff\n{body}\n{ticks}\n\n</details>"
+    return text
 
 
 def _metrics(verdict: dict[str, Any]) -> str:
@@ -129,10 +147,13 @@ def _regressions(verdict: dict[str, Any]) -> list[str]:
     regressions = verdict.get("regressions") or []
     if not regressions:
         return []
-    many = len(regressions) > REGRESSIONS_SHOWN
-    blocks = [f"### Most regressed cases ({f'worst {REGRESSIONS_SHOWN} of ' if many else ''}{len(regressions)})"]
+    counts = verdict.get("case_counts") or {}
+    total = counts.get("worse", len(regressions))
+    shown = min(len(regressions), REGRESSIONS_SHOWN)
+    blocks = [f"### Regressed cases ({f'worst {shown} of ' if total > shown else ''}{total})"]
     for r in regressions[:REGRESSIONS_SHOWN]:  # one block each: the size cap drops whole cases, never half a fence
         parts = [f"<details><summary>{html.escape(tables.regression_summary(r))}</summary>"]
+        parts.append(cell(tables.regression_sources(r)))
         for title, key in tables.REGRESSION_TEXTS:
             parts += [f"**{title}**", fence(r.get(key))]
         blocks.append("\n\n".join([*parts, "</details>"]))

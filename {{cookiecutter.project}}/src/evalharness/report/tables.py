@@ -32,7 +32,7 @@ def metrics(verdict: dict[str, Any]) -> Table:
             [m.get("name"), fmt.score(m.get("head_mean")), m.get("n_head", 0), fmt.score(m.get("tolerance")), _word(m)]
             for m in rows
         ]
-    header = ["metric", "base", "head", "delta", "interval", "tolerance", "pairs", "verdict"]
+    header = ["metric", "base", "head", "delta", "interval", "tolerance", "worse / better", "pairs", "verdict"]
     return header, [
         [
             m.get("name"),
@@ -41,6 +41,7 @@ def metrics(verdict: dict[str, Any]) -> Table:
             fmt.signed(m.get("delta")),
             fmt.interval(m.get("lower"), m.get("upper")),
             fmt.score(m.get("tolerance")),
+            f"{m['worse']} / {m['better']}" if "worse" in m else fmt.MISSING,
             m.get("n_pairs", 0),
             _word(m),
         ]
@@ -50,15 +51,52 @@ def metrics(verdict: dict[str, Any]) -> Table:
 
 def _word(row: dict[str, Any]) -> str:
     verdict = str(row.get("verdict", fmt.MISSING))
-    return f"{verdict} ({row['skipped_reason']})" if row.get("skipped_reason") else verdict
+    if row.get("verdict") == "SKIPPED" or not row.get("skipped_reason"):
+        return verdict  # a skipped metric's reason is said once, in the notes
+    return f"{verdict} ({row['skipped_reason']})"
 
 
 def metric_note(verdict: dict[str, Any]) -> str:
+    level = verdict.get("level") or verdict.get("alpha")
+    looks = verdict.get("looks") or []
+    spent = f", the level of the last of {len(looks)} sequential looks" if looks else ""
     return (
-        "delta = head - base over the cases both runs scored; interval = one-sided bounds at the Holm-adjusted "
-        f"level (family alpha = {verdict.get('alpha')}). FAIL when the upper bound is below -tolerance, PASS when "
-        "the lower bound is at or above it."
+        "delta = head - base over the cases both runs scored; worse / better = cases that moved; interval = "
+        f"sign-flip bounds corrected across the metrics (family alpha = {verdict.get('alpha')}, level {fmt.p(level)}"
+        f"{spent}). FAIL when the upper bound is below -tolerance, PASS when the lower bound is at or above it; "
+        "WORSE? when the metric is proven worse than the base and below -tolerance at face value, but not proven "
+        "beyond it."
     )
+
+
+def changed(verdict: dict[str, Any]) -> list[str]:
+    """Plain lines: each changed key of a config file, each other changed file, each input whose hash moved."""
+    info = verdict.get("changed") or {}
+    lines = []
+    for f in info.get("files") or []:
+        keys = f.get("keys") or []
+        for k in keys:
+            lines.append(f"{f.get('name')}: {k.get('key')}: {fmt.value(k.get('base'))} → {fmt.value(k.get('head'))}")
+        if not keys:
+            lines.append(f"{f.get('name')}: {f.get('status')}")
+    hashes = info.get("hashes") or {}
+    moved = [name for name, differs in hashes.items() if differs]
+    same = [name for name, differs in hashes.items() if not differs]
+    if not lines and not moved:
+        return []  # nothing changed: the headline says so
+    if moved:
+        lines.append("changed content: " + ", ".join(moved))
+    if same:
+        lines.append("unchanged: " + ", ".join(same))
+    return lines
+
+
+def must_pass(verdict: dict[str, Any]) -> Table:
+    rows = [
+        [r.get("case"), ", ".join(r.get("metrics") or []), r.get("status"), "FAIL" if r.get("blocks") else "noted"]
+        for r in verdict.get("must_pass") or []
+    ]
+    return ["case", "failing metrics", "status", "verdict"], rows
 
 
 def power_notes(verdict: dict[str, Any]) -> list[str]:
@@ -137,19 +175,26 @@ def runs(verdict: dict[str, Any]) -> Table:
 
 
 def skipped(verdict: dict[str, Any]) -> Table:
+    """Metrics measured on some units and skipped on others (wholly skipped ones are named in the notes)."""
+    unmeasured = {m.get("name") for m in verdict.get("metrics") or [] if m.get("skipped_reason")}
     rows = [
         [metric, reason, count]
         for metric, reasons in sorted((verdict.get("skipped") or {}).items())
+        if metric not in unmeasured
         for reason, count in sorted((reasons or {}).items())
     ]
     return ["metric", "reason", "units"], rows
 
 
 def regression_summary(r: dict[str, Any]) -> str:
-    return (
-        f"{fmt.clip(r.get('case'), 120)} · {r.get('metric')} · {fmt.signed(r.get('delta'))} "
-        f"({fmt.score(r.get('base'))} → {fmt.score(r.get('head'))})"
-    )
+    lost = "; ".join(str(item.get("why")) for item in r.get("lost") or [])
+    must = " · must-pass" if r.get("must_pass") else ""
+    return f"{fmt.clip(r.get('case'), 120)}{must} · {fmt.clip(lost, 200) or r.get('metric')}"
 
 
 REGRESSION_TEXTS = (("Input", "input"), ("Baseline answer", "base_answer"), ("Head answer", "head_answer"))
+
+
+def regression_sources(r: dict[str, Any]) -> str:
+    base, head = r.get("base_sources") or [], r.get("head_sources") or []
+    return f"sources: base {', '.join(base) or 'none'} · head {', '.join(head) or 'none'}"

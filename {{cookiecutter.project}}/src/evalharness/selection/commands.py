@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from evalharness.gate import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
+from evalharness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
 from evalharness.selection import leaderboard as board_rules
 from evalharness.selection.candidates import CURRENT, load_candidates, write_candidate_config
 from evalharness.selection.render import markdown, write_leaderboard

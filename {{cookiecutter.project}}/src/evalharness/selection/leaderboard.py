@@ -19,6 +19,8 @@ from evalharness import stats
 from evalharness.gate import Side, evaluate, gated_metrics, read_side
 from evalharness.selection.candidates import CURRENT, Candidate
 from evalharness.settings import EvalSettings
+from evalharness.stats.bounds import percentile, t_interval
+from evalharness.stats.paired import Paired, decide, paired
 
 TOP, UNDECIDED, WORSE, DISQUALIFIED, FAILED = "top", "undecided", "worse", "disqualified", "error"
 _ORDER = {TOP: 0, UNDECIDED: 1, WORSE: 2, DISQUALIFIED: 3, FAILED: 4}
@@ -180,8 +182,8 @@ def _contestant(
         cases=len(side.outputs),
         cost_per_1000=_round(1000 * fmean(side.costs), 6) if side.costs and len(side.costs) == answered else None,
         latency_ms={
-            "p50": _finite(stats.percentile(side.latencies, 50)),
-            "p95": _finite(stats.percentile(side.latencies, 95)),
+            "p50": _finite(percentile(side.latencies, 50)),
+            "p95": _finite(percentile(side.latencies, 95)),
         },
         model_calls=side.summary.get("model_calls"),
     )
@@ -242,13 +244,13 @@ def _vs_leader(
 ) -> dict[str, Any]:
     if not metrics:
         return {"status": UNDECIDED, "metrics": [], "more_cases": None}
-    comparisons = [stats.paired(sides[leaders[m]].scores[m], sides[name].scores[m]) for m in metrics]
+    comparisons = [paired(sides[leaders[m]].scores[m], sides[name].scores[m]) for m in metrics]
     tolerances = [settings.metric(m).tolerance for m in metrics]
-    decisions = stats.decide(comparisons, tolerances, settings.alpha, settings.selection.power)
+    decisions = decide(comparisons, tolerances, settings.alpha, settings.selection.power)
     rows, more = [], []
     for metric, p, tol, d in zip(metrics, comparisons, tolerances, decisions, strict=True):
         needed = None
-        if d.verdict == stats.INCONCLUSIVE:
+        if d.verdict in (stats.INCONCLUSIVE, stats.WORSE):  # undecided against the leader's tolerance
             needed = _more_cases(p, tol, settings.alpha / len(metrics), settings.selection.power)
             more.append(needed)
         rows.append(
@@ -285,11 +287,11 @@ def _quality(side: Side, metrics: list[str], alpha: float) -> dict[str, Any] | N
 
 def _interval(values: list[float], alpha: float) -> tuple[float, float]:
     """Two-sided (1 - alpha) t interval of a mean score, within the scores' own range [0, 1]."""
-    lower, upper = stats.t_interval(values, alpha / 2)
+    lower, upper = t_interval(values, alpha / 2)
     return max(0.0, lower), min(1.0, upper)
 
 
-def _more_cases(p: stats.Paired, tolerance: float, level: float, power: float) -> int | None:
+def _more_cases(p: Paired, tolerance: float, level: float, power: float) -> int | None:
     """Extra paired cases for this comparison to be decided with the given power, if the observed mean
     difference and spread hold: n = ((z_level + z_power) · sd / |d̄ + Δ|)². None when d̄ sits on -Δ."""
     margin = p.delta + tolerance

@@ -58,7 +58,7 @@ def markdown(board: dict[str, Any]) -> str:
     if undecided:
         blocks += ["", "### Undecided against the leaders", ""]
         for r in undecided:
-            open_ = [m for m in r["vs_leader"]["metrics"] if m["verdict"] == "INCONCLUSIVE"]
+            open_ = [m for m in r["vs_leader"]["metrics"] if m["verdict"] in ("INCONCLUSIVE", "WORSE?")]
             text = "; ".join(
                 f"{m['name']}: Δ {fmt.signed(m['delta'])} [{fmt.interval(m['lower'], m['upper'])}] vs {m['leader']}, "
                 f"detectable drop {fmt.score(m['mde'])}, "

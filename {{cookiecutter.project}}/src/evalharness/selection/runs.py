@@ -19,7 +19,13 @@ from typing import Any
 
 import yaml
 
-from evalharness.selection.candidates import CURRENT, check_candidates, load_candidates
+from evalharness.selection.candidates import (
+    CURRENT,
+    Candidate,
+    check_candidates,
+    load_candidates,
+    write_candidate_config,
+)
 from evalharness.settings import EvalSettings, Price
 from yamlcheck import FileError
 
@@ -59,6 +65,34 @@ def prepare_candidate(
         return config[name], None
     model = (yaml.safe_load(config[name].read_text(encoding="utf-8")) or {}).get("model")
     return config[name], {str(model): price}
+
+
+def parse_overrides(text: str) -> dict[str, Any]:
+    """`retrieval.top_k=1,model=gpt-4o` -> nested overrides; values are YAML scalars (1, true, null, "x")."""
+    overrides: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key.strip()):
+            raise ValueError(f"EVAL_SET={text!r}: expected key.path=value[,key.path=value]")
+        node = overrides
+        *parents, leaf = key.strip().split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = yaml.safe_load(value) if value.strip() else ""
+    return overrides
+
+
+def prepare_overrides(
+    settings: EvalSettings, eval_config: Path, overrides: dict[str, Any], out_dir: Path, module: ModuleType | None
+) -> Path:
+    """bot.yaml with these overrides, written into out_dir and validated: a what-if run that edits no file."""
+    config = write_candidate_config(
+        base_config(settings, eval_config), Candidate(overrides=overrides), out_dir / "bot.yaml"
+    )
+    check = _checker(settings, eval_config, module)
+    if check is not None:
+        check(config)
+    return config
 
 
 def validate_all(settings: EvalSettings, eval_config: Path, out_dir: Path, module: ModuleType | None) -> list[str]:
