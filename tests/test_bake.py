@@ -91,6 +91,7 @@ GENERIC_FILES = (
             "cli",
             "datasets",
             "exits",
+            "failures",
             "experiment",
             "gate",
             "merge",

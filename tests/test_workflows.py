@@ -54,9 +54,10 @@ def test_expected_workflows_exist(github_dir: Path) -> None:
     assert (github_dir / "actions/setup/action.yml").is_file() and (github_dir / "dependabot.yml").is_file()
 
 
-def test_zizmor_offline_finds_nothing(github_dir: Path) -> None:
+@pytest.mark.parametrize("persona", ["regular", "auditor"])
+def test_zizmor_offline_finds_nothing(github_dir: Path, persona: str) -> None:
     for github in all_github_dirs(github_dir):
-        command = [BIN / "zizmor", "--offline", "--no-progress", str(github)]
+        command = [BIN / "zizmor", "--offline", "--no-progress", "--persona", persona, str(github)]
         proc = subprocess.run(command, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "No findings to report" in proc.stdout + proc.stderr

@@ -43,7 +43,8 @@ class CachedProvider:
             key["base_url"] = self.base_url
         started = time.perf_counter()
         local = self.name == "offline"  # answered in-process: nothing to rate-limit
-        record = self.calls.call("model", key, lambda: asdict(self.inner.complete(request)), limited=not local)
+        compute = lambda: asdict(self.inner.complete(request))  # noqa: E731
+        record = self.calls.call("model", key, compute, limited=not local, validate=_usable_completion)
         self.last.wall_ms = (time.perf_counter() - started) * 1000
         self.last.recorded_ms, self.last.cached = record.pop("latency_ms"), record.pop("cached")
         return Completion(**record)
@@ -114,6 +115,15 @@ class BotTarget:
                 bot.retriever = Retriever(self.bot.retriever.chunks + planted)
                 self._planted[key] = bot
             return self._planted[key]
+
+
+def _usable_completion(record: dict) -> None:
+    """An answer worth keeping: not empty, and not cut off by the provider's content filter (both are
+    failures of the call, retried by the next run, never cached as the model's answer)."""
+    if record.get("finish_reason") == "content_filter":
+        raise ValueError("the model's answer was withheld by the provider's content filter")
+    if not str(record.get("text") or "").strip():
+        raise ValueError("the model sent an empty answer")
 
 
 def _slug(title: str) -> str:

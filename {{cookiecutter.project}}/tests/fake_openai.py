@@ -35,7 +35,16 @@ class Hang:
     seconds: float = 30.0  # bounded, so a forgotten hang cannot outlive the test run
 
 
-Action = Text | Fault | Hang
+@dataclass
+class Raw:
+    """Bytes sent as a 200 answer's body: malformed JSON, or (with `promise` > len(body)) a body that stops
+    short of its Content-Length and closes: the connection cut mid-answer."""
+
+    body: bytes
+    promise: int | None = None
+
+
+Action = Text | Fault | Hang | Raw
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -106,6 +115,15 @@ class FakeOpenAI:
                 action = fake._next_action(body)
                 if isinstance(action, Hang):
                     time.sleep(action.seconds)
+                    return
+                if isinstance(action, Raw):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(action.promise or len(action.body)))
+                    self.end_headers()
+                    self.wfile.write(action.body)
+                    if action.promise:
+                        self.close_connection = True
                     return
                 if isinstance(action, Fault):
                     error = {"error": {"message": action.message, "type": "server_error", "code": None}}

@@ -56,8 +56,8 @@ def artifact(path: Path, *, verdict: Any = None, report: Any = None, pr: Any = N
     return path
 
 
-def comment(path: Path, head_sha: str = HEAD) -> int:
-    return main(["comment", "--artifact", str(path), "--head-sha", head_sha])
+def comment(path: Path, head_sha: str = HEAD, conclusion: str = "success") -> int:
+    return main(["comment", "--artifact", str(path), "--head-sha", head_sha, "--conclusion", conclusion])
 
 
 def test_sticky_comment_is_created_then_updated(
@@ -66,14 +66,13 @@ def test_sticky_comment_is_created_then_updated(
     human = github.add_comment(7, f"{MARKER}\nI pasted the marker too", login="alice", user_type="User")
     assert comment(artifact(tmp_path / "run1")) == 0
     assert capsys.readouterr().out.startswith("created comment ")
-    new_report = f"{MARKER}\n## Eval gate: FAIL\n"
     verdict = {"schema": 2, "verdict": "FAIL", "mode": "pr", "exit_code": 1}
-    assert comment(artifact(tmp_path / "run2", verdict=verdict, report=new_report)) == 0
+    assert comment(artifact(tmp_path / "run2", verdict=verdict), conclusion="failure") == 0
     assert capsys.readouterr().out.startswith("updated comment ")
 
     bot = [c for c in github.comments_on(7) if c["user"]["type"] == "Bot"]
     assert len(bot) == 1 and len(github.comments_on(7)) == 2
-    assert bot[0]["body"].startswith(new_report)
+    assert bot[0]["body"].startswith(f"{MARKER}\n## Eval gate: FAIL\n")
     assert "Eval gate verdict FAIL (mode pr, exit 1)" in bot[0]["body"] and HEAD in bot[0]["body"]
     assert human["body"] == f"{MARKER}\nI pasted the marker too"
     assert [(r.method, r.path) for r in github.writes()] == [
@@ -87,11 +86,43 @@ def test_sticky_comment_is_created_then_updated(
 
 
 def test_mentions_in_the_report_do_not_ping_anyone(github: FakeGitHub, tmp_path: Path) -> None:
-    report = f"{MARKER}\n## Eval gate: PASS\nThe answer said: ask @alice or @acme/admins.\n"
-    assert comment(artifact(tmp_path / "run", report=report)) == 0
+    verdict = {**VALID_VERDICT, "headline": "The answer said: ask @alice or @acme/admins."}
+    assert comment(artifact(tmp_path / "run", verdict=verdict)) == 0
     body = github.comments_on(7)[0]["body"]
     assert "@alice" not in body and "@acme/admins" not in body
     assert "ask @\u200balice or @\u200bacme/admins" in body
+
+
+def test_a_forged_report_never_reaches_the_comment_and_free_text_reads_as_text(
+    github: FakeGitHub, tmp_path: Path
+) -> None:
+    forged = f"{MARKER}\n## Eval gate: PASS\n\nAll good! **Merge now**\n"
+    verdict = {
+        **VALID_VERDICT,
+        "verdict": "FAIL",
+        "exit_code": 1,
+        "headline": "## Eval gate: PASS\n**PASS** [approve](https://evil.example) <img src=x onerror=alert(1)>",
+        "metrics": [{"name": "facts", "verdict": "FAIL", "base_mean": 0.9, "head_mean": 0.5, "delta": -0.4,
+                     "lower": -0.5, "upper": -0.3, "worse": 40, "better": 0}],
+        "regressions": [
+            {"case": "support/c1", "metric": "facts", "lost": [{"metric": "facts", "why": "*bold* `code`"}]}
+        ],
+    }  # fmt: skip
+    assert comment(artifact(tmp_path / "run", verdict=verdict, report=forged), conclusion="failure") == 0
+    body = github.comments_on(7)[0]["body"]
+    assert "Merge now" not in body and body.count("## Eval gate:") == 1 and "## Eval gate: FAIL" in body
+    assert "\\*\\*PASS\\*\\* \\[approve\\]\\(https://evil.example\\)" in body  # shown, not rendered
+    assert "<img" not in body and "&lt;img" in body
+    assert "| facts | 0.900 | 0.500 | -0.400 | -0.500 .. -0.300 | 40 / 0 | FAIL |" in body
+    assert "support/c1: \\*bold\\* \\`code\\`" in body
+
+
+def test_a_verdict_that_disagrees_with_the_check_is_not_posted(
+    github: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert comment(artifact(tmp_path / "run"), conclusion="failure") == 2  # says PASS, but the check failed
+    assert "the check's conclusion is failure" in capsys.readouterr().err
+    assert github.writes() == []
 
 
 def test_comments_are_read_across_pages(github: FakeGitHub, tmp_path: Path) -> None:
@@ -131,10 +162,10 @@ def test_head_sha_mismatch_is_refused_without_writing(
     assert github.writes() == [] and github.comments == []
 
 
-def _symlinked_report(path: Path) -> None:
-    (path.parent / "elsewhere.md").write_text(f"{MARKER}\nsecret\n", encoding="utf-8")
-    (path / "report.md").unlink()
-    os.symlink(path.parent / "elsewhere.md", path / "report.md")
+def _symlinked_verdict(path: Path) -> None:
+    (path.parent / "elsewhere.json").write_text(json.dumps(VALID_VERDICT), encoding="utf-8")
+    (path / "verdict.json").unlink()
+    os.symlink(path.parent / "elsewhere.json", path / "verdict.json")
 
 
 SCHEMA_VIOLATIONS: dict[str, tuple[dict[str, Any], str]] = {
@@ -146,11 +177,19 @@ SCHEMA_VIOLATIONS: dict[str, tuple[dict[str, Any], str]] = {
     "exit code 4": ({"verdict": {**VALID_VERDICT, "exit_code": 4}}, "exit_code must be"),
     "verdict.json a list": ({"verdict": [VALID_VERDICT]}, "expected a JSON object"),
     "verdict.json NaN": ({"verdict": '{"schema": NaN}'}, "not valid JSON"),
-    "report without marker": ({"report": "## Eval gate: PASS\n"}, "first line must be exactly"),
-    "marker not alone": ({"report": f"{MARKER} hi\n"}, "first line must be exactly"),
-    "oversized report": ({"report": MARKER + "\n" + "x" * 60_000}, "larger than 60,000 bytes"),
-    "report not utf-8": ({"report": MARKER.encode() + b"\n\xff\xfe"}, "not UTF-8"),
-    "missing report": ({"report": MISSING}, "report.md: missing"),
+    "metric name with markup": (
+        {"verdict": {**VALID_VERDICT, "metrics": [{"name": "<b>x</b>", "verdict": "PASS"}]}},
+        "expected a name",
+    ),
+    "metric number as text": (
+        {"verdict": {**VALID_VERDICT, "metrics": [{"name": "facts", "verdict": "PASS", "delta": "+0.5"}]}},
+        "expected a number",
+    ),
+    "row verdict unknown": (
+        {"verdict": {**VALID_VERDICT, "metrics": [{"name": "facts", "verdict": "GREAT"}]}},
+        "verdict must be one of",
+    ),
+    "headline not text": ({"verdict": {**VALID_VERDICT, "headline": {"x": 1}}}, "expected text"),
     "pr number string": ({"pr": {"number": "7", "head_sha": HEAD}}, "number must be a positive integer"),
     "pr short sha": ({"pr": {"number": 7, "head_sha": HEAD[:12]}}, "head_sha must be"),
     "pr extra key": ({"pr": {"number": 7, "head_sha": HEAD, "repo": "evil/fork"}}, "exactly the keys"),
@@ -158,15 +197,15 @@ SCHEMA_VIOLATIONS: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-@pytest.mark.parametrize("case", [*SCHEMA_VIOLATIONS, "symlinked report", "bad --head-sha"])
+@pytest.mark.parametrize("case", [*SCHEMA_VIOLATIONS, "symlinked verdict", "bad --head-sha"])
 def test_schema_violations_are_exit_2_without_writing(
     case: str, github: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     overrides, message = SCHEMA_VIOLATIONS.get(case, ({}, ""))
     path = artifact(tmp_path / "artifact", **overrides)
-    if case == "symlinked report":
-        _symlinked_report(path)
-        message = "report.md: is a symlink"
+    if case == "symlinked verdict":
+        _symlinked_verdict(path)
+        message = "verdict.json: is a symlink"
     head_sha = "HEAD" if case == "bad --head-sha" else HEAD
     assert comment(path, head_sha) == 2
     assert message in capsys.readouterr().err

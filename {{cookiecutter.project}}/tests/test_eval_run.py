@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
 from tests.conftest import SAMPLE_CASES
-from tests.fake_openai import FakeOpenAI, Text, judge_reply
+from tests.fake_openai import FakeOpenAI, Hang, Raw, Text, judge_reply
 
 
 def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -23,6 +25,10 @@ def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
         text=True,
         timeout=300,
     )
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def summary(project: Path, results: str) -> dict:
@@ -172,3 +178,82 @@ def test_the_cost_cap_ends_a_live_run_and_its_gate_never_passes(eval_project: Pa
     verdict = json.loads((eval_project / "results/capped/verdict.json").read_text(encoding="utf-8"))
     assert verdict["verdict"] != "PASS", verdict["notes"]
     assert any("stopped at its cost cap" in n for n in verdict["notes"])
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_dir_one_is_refused_and_the_results_equal_a_single_run(eval_project: Path) -> None:
+    env = {**os.environ, "RESULTS": "results/dup"}
+    command = [sys.executable, "-m", "evalharness", "run"]
+    procs = [subprocess.Popen(command, cwd=eval_project, env=env, stdout=PIPE, stderr=PIPE, text=True) for _ in "ab"]
+    outcomes = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+    codes = sorted(code for code, _ in outcomes)
+    assert codes in ([0, 0], [0, 2]), outcomes  # the second either found the lock taken, or the work done
+    for code, err in outcomes:
+        if code == 2:
+            assert "another run is writing this results dir" in err and "results/dup" in err
+    assert run(eval_project, "run", RESULTS="results/single").returncode == 0
+    doubled, single = summary(eval_project, "results/dup"), summary(eval_project, "results/single")
+    assert doubled["metrics"] == single["metrics"] and doubled["units"] == {"ok": SAMPLE_CASES}
+    gate = run(eval_project, "gate", "--baseline", "results/single", "--results", "results/dup")
+    assert gate.returncode == 0, gate.stdout + gate.stderr  # verified: one row per unit
+
+
+@pytest.mark.slow
+def test_a_results_dir_cut_in_half_is_bad_input_not_a_verdict(eval_project: Path) -> None:
+    assert run(eval_project, "run", RESULTS="results/whole").returncode == 0
+    rows = eval_project / "results/whole/results.jsonl"
+    data = rows.read_bytes()
+    rows.write_bytes(data[: len(data) // 2 + 7])  # an interrupted upload: half the rows, the last one torn
+    gate = run(eval_project, "gate", "--results", "results/whole")
+    assert gate.returncode == 2, gate.stdout + gate.stderr
+    line = data[: len(data) // 2 + 7].count(b"\n") + 1
+    assert f"results/whole/results.jsonl:{line}: the last line is cut off" in gate.stderr
+
+
+@pytest.mark.slow
+def test_a_server_that_never_answers_ends_the_run_with_exit_3_within_a_minute(eval_project: Path) -> None:
+    with FakeOpenAI(default=lambda body: Hang(120)) as model:
+        env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": model.base_url, "BOT_PROVIDER": "openai"}
+        started = time.monotonic()
+        hung = run(eval_project, "run", RESULTS="results/hung", **env)
+        elapsed = time.monotonic() - started
+    assert hung.returncode == 3, hung.stdout + hung.stderr
+    assert elapsed < 60, elapsed
+    assert "stopped answering" in hung.stderr and "127.0.0.1" not in hung.stderr + hung.stdout
+    assert summary(eval_project, "results/hung")["aborted"] is True
+
+
+@pytest.mark.slow
+def test_errors_say_what_happened_without_the_server_address(eval_project: Path) -> None:
+    replies = iter([Raw(b'{"id": "x", "choices": [oops'), Raw(b'{"id": "x", "choi', promise=500)])
+    with FakeOpenAI(default=lambda body: next(replies, Raw(b"{bad"))) as model:
+        env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": model.base_url, "BOT_PROVIDER": "openai"}
+        run(eval_project, "run", "-k", "password-reset-link-expiry or account-lockout", RESULTS="results/bad", **env)
+    reasons = {
+        row["reason"] for row in read_rows(eval_project / "results/bad/outputs.jsonl") if row["status"] == "error"
+    }
+    text = " ".join(reasons)
+    assert "the server sent invalid JSON" in text or "the connection closed mid-answer" in text, reasons
+    assert "127.0.0.1" not in text and "JSONDecodeError:" not in text.split("(")[0]
+
+
+@pytest.mark.slow
+def test_a_judge_reply_that_is_not_json_is_asked_again_on_the_next_run(eval_project: Path) -> None:
+    good, bad = judge_reply(score=8), Text("Sure! The answer is great.")
+    state = {"broken": True}
+
+    def judge(body: dict):
+        return bad if state["broken"] else good(body)
+
+    with FakeOpenAI(default=judge) as server:
+        env = {"JUDGE_BASE_URL": server.base_url, "JUDGE_API_KEY": "sk-test", "SHARD": "1/20"}
+        first = run(eval_project, "run", RESULTS="results/judged", **env)
+        assert first.returncode == 3, first.stdout + first.stderr  # the judge failed: infrastructure
+        asked_before = len(server.requests)
+        state["broken"] = False
+        second = run(eval_project, "run", RESULTS="results/judged", **env)
+        assert second.returncode == 0, second.stdout + second.stderr
+        asked_again = len(server.requests) - asked_before
+    calls = summary(eval_project, "results/judged")["model_calls"]
+    assert asked_again > 0 and calls["live_by_kind"].get("judge", 0) == asked_again  # really asked, not replayed
+    assert calls["errors"] == 0

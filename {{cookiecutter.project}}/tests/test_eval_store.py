@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +13,7 @@ import pytest
 
 from evalharness.calls import ModelCalls, NotEvaluated, RateLimiter, current_repeat
 from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir
+from evalharness.sides import read_side
 from yamlcheck import FileError
 
 
@@ -28,6 +31,7 @@ def test_torn_tail_and_unfinished_units_are_ignored(tmp_path: Path) -> None:
         handle.write('{"suite": "s", "case": "torn"')  # kill -9 in the middle of a write
     assert [r["case"] for r in store.results()] == ["done"]
     assert store.completed_units() == {("s", "done", 0)}
+    store.release()  # the run was killed: its lock went with it
     ResultsDir(tmp_path).start({"id": 1})  # resuming cuts the torn line so appends stay valid JSON Lines
     assert (tmp_path / RESULTS_FILE).read_text(encoding="utf-8").endswith("}\n")
 
@@ -44,7 +48,9 @@ def test_a_rerun_unit_supersedes_its_earlier_attempt(tmp_path: Path) -> None:
 
 
 def test_results_dir_of_another_run_is_refused(tmp_path: Path) -> None:
-    ResultsDir(tmp_path).start({"versions": {"config": "aaa"}})
+    first = ResultsDir(tmp_path)
+    first.start({"versions": {"config": "aaa"}})
+    first.release()
     with pytest.raises(FileError, match=r"another run \(differs in: versions\)"):
         ResultsDir(tmp_path).start({"versions": {"config": "bbb"}})
 
@@ -137,3 +143,100 @@ def test_units_run_in_a_seeded_shuffle_after_the_ones_that_must_all_run() -> Non
     assert order == run_order(units, seed=0, first=first)  # the same seed, the same order
     assert order != run_order(units, seed=1, first=first)
     assert [u.case.id for u in order[2:12]] != [f"c{i}" for i in range(10) if i not in (3, 7)][:10]  # shuffled
+
+
+# ---------------------------------------------------------------- a damaged or doubled dir is never judged
+
+
+def _finished(path: Path, cases: int = 6) -> ResultsDir:
+    store = ResultsDir(path)
+    store.start({"id": 1})
+    for i in range(cases):
+        store.append(RESULTS_FILE, {**_unit(f"c{i}", "a"), "metric": "m", "status": "ok", "score": 1.0, "passed": True})
+        store.append(OUTPUTS_FILE, {**_unit(f"c{i}", "a"), "status": "ok", "latency_ms": 1.0})
+    store.finish({"units": {"ok": cases}})
+    return store
+
+
+def test_a_results_file_cut_mid_line_is_bad_input_naming_the_file_and_line(tmp_path: Path) -> None:
+    _finished(tmp_path)
+    data = (tmp_path / RESULTS_FILE).read_bytes()
+    (tmp_path / RESULTS_FILE).write_bytes(data[: len(data) * 11 // 20])  # in the middle of a line
+    with pytest.raises(FileError) as caught:
+        read_side(tmp_path)
+    assert caught.value.path == tmp_path / RESULTS_FILE and caught.value.problems[0][0] == 4
+    assert "the last line is cut off" in str(caught.value)
+
+
+def test_a_results_file_cut_between_lines_does_not_match_its_record(tmp_path: Path) -> None:
+    _finished(tmp_path)
+    lines = (tmp_path / OUTPUTS_FILE).read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / OUTPUTS_FILE).write_text("".join(lines[:3]), encoding="utf-8")
+    with pytest.raises(FileError, match=r"outputs.jsonl:3: ends after 3 rows .* the run recorded 6 rows"):
+        read_side(tmp_path)
+
+
+def test_doubled_rows_are_an_error_not_data(tmp_path: Path) -> None:
+    _finished(tmp_path)
+    with open(tmp_path / OUTPUTS_FILE, "a", encoding="utf-8") as handle:  # a second writer's row for c2
+        handle.write(json.dumps({**_unit("c2", "b"), "status": "ok", "latency_ms": 1.0}) + "\n")
+    with pytest.raises(FileError, match=r"outputs.jsonl:7: duplicate row for s/c2/0 \(first on line 3\)"):
+        read_side(tmp_path)
+
+
+def test_a_summary_that_is_not_json_or_missing_is_named(tmp_path: Path) -> None:
+    _finished(tmp_path)
+    (tmp_path / "summary.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(FileError, match=r"summary.json: not valid JSON"):
+        read_side(tmp_path)
+    (tmp_path / "summary.json").unlink()
+    with pytest.raises(FileError, match=r"summary.json: missing: the run did not finish"):
+        read_side(tmp_path)
+    assert read_side(tmp_path, finished=False).outputs  # a run in progress can still be looked at
+
+
+def test_one_writer_at_a_time_and_a_killed_writer_leaves_no_lock(tmp_path: Path) -> None:
+    holder = ResultsDir(tmp_path)
+    holder.start({"id": 1})
+    with pytest.raises(FileError, match=r"another run is writing this results dir \(pid \d+\)"):
+        ResultsDir(tmp_path).start({"id": 1})
+    holder.release()
+    # A process killed while it holds the lock: the kernel drops the lock with the process.
+    script = (
+        "import sys, time; from evalharness.results import ResultsDir; d = ResultsDir(sys.argv[1]); d.start({'id': 1});"
+    )
+    script += " print('locked', flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(FileError, match="another run"):
+            ResultsDir(tmp_path).start({"id": 1})
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        child.kill()
+    ResultsDir(tmp_path).start({"id": 1})  # resumed
+
+
+def test_a_reply_that_fails_validation_is_never_cached_and_a_bad_cached_one_is_asked_again(tmp_path: Path) -> None:
+    replies = iter(["not json", '{"score": 7}', '{"score": 8}'])
+    asked = []
+
+    def ask() -> dict:
+        asked.append(1)
+        return {"text": next(replies), "model": "judge"}
+
+    def must_be_json(record: dict) -> None:
+        json.loads(record["text"])
+
+    calls = ModelCalls(tmp_path / "c.sqlite")
+    with pytest.raises(ValueError):
+        calls.call("judge", {"prompt": "p"}, ask, validate=must_be_json)
+    assert calls.call("judge", {"prompt": "p"}, ask, validate=must_be_json)["text"] == '{"score": 7}'
+    assert calls.call("judge", {"prompt": "p"}, ask, validate=must_be_json)["cached"] is True
+    assert len(asked) == 2  # the bad reply was asked again, the good one came from the cache
+
+    # A bad reply that an older version cached is dropped when met, and asked again.
+    calls.call("judge", {"prompt": "old"}, lambda: {"text": "garbage", "model": "judge"})
+    fresh = calls.call("judge", {"prompt": "old"}, ask, validate=must_be_json)
+    assert fresh["cached"] is False and fresh["text"] == '{"score": 8}'

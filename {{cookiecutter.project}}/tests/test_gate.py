@@ -53,12 +53,18 @@ def results_dir(
         store.append(
             OUTPUTS_FILE, {**base, **output, "cost_usd": 0.0, "reason": "boom", "must_pass": case in must_pass}
         )
-    if summary is not None:
-        (path / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    store.finish(summary or {})
     for name, text in (snapshot or {}).items():
         (path / "snapshot").mkdir(exist_ok=True)
         (path / "snapshot" / name).write_text(text, encoding="utf-8")
     return path
+
+
+def add_row(path: Path, file: str, row: dict) -> None:
+    """One more row in a finished results dir, sealed again (as if the run had written it)."""
+    store = ResultsDir(path)
+    store.append(file, row)
+    store.finish(json.loads((path / "summary.json").read_text(encoding="utf-8")))
 
 
 def good(n: int = 40) -> dict[str, tuple[float, float]]:
@@ -93,9 +99,8 @@ def test_too_little_data_is_inconclusive_which_blocks_only_releases(tmp_path: Pa
 def test_infrastructure_errors_are_never_a_quality_failure(tmp_path: Path) -> None:
     broken = {case: (0.0, 0.0) for case in good()}
     head = results_dir(tmp_path / "head", broken)
-    store = ResultsDir(head)
     base_row = {"suite": "s", "case": "c-down", "repeat": 0, "attempt": "b"}
-    store.append(OUTPUTS_FILE, {**base_row, "status": "error", "reason": "APIConnectionError: refused", "input": "q"})
+    add_row(head, OUTPUTS_FILE, {**base_row, "status": "error", "reason": "APIConnectionError: refused", "input": "q"})
     verdict = evaluate(SETTINGS, head, results_dir(tmp_path / "base", good()))
     assert (verdict["verdict"], verdict["exit_code"]) == ("ERROR", 3)
     assert verdict["errors"][0]["reason"].startswith("APIConnectionError")
@@ -103,7 +108,8 @@ def test_infrastructure_errors_are_never_a_quality_failure(tmp_path: Path) -> No
 
 def test_cache_misses_in_replay_make_it_inconclusive_with_a_note(tmp_path: Path) -> None:
     head = results_dir(tmp_path / "head", good())
-    ResultsDir(head).append(
+    add_row(
+        head,
         OUTPUTS_FILE,
         {"suite": "s", "case": "new", "repeat": 0, "attempt": "x", "status": "not_evaluated", "reason": "miss"},
     )
@@ -115,7 +121,8 @@ def test_cache_misses_in_replay_make_it_inconclusive_with_a_note(tmp_path: Path)
 
 def test_absolute_bars_do_not_fail_on_a_replayed_subset(tmp_path: Path) -> None:
     poor = results_dir(tmp_path / "head", {f"c{i}": (0.0, 0.0) for i in range(10)})
-    ResultsDir(poor).append(
+    add_row(
+        poor,
         OUTPUTS_FILE,
         {"suite": "s", "case": "miss", "repeat": 0, "attempt": "x", "status": "not_evaluated", "reason": "miss"},
     )
@@ -191,7 +198,8 @@ def test_a_metric_nobody_could_measure_is_left_out_of_a_pr_and_required_by_a_rel
         }
     )
     head = results_dir(tmp_path / "head", good())
-    ResultsDir(head).append(
+    add_row(
+        head,
         RESULTS_FILE,
         {
             "suite": "s",

@@ -149,6 +149,7 @@ def results_dir(path: Path, facts: list[float], *, cost: float | None, latency: 
         store.append(RESULTS_FILE, {**base, **row, "threshold": 1.0, "reason": ""})
         output = {"status": "ok", "input": f"q{i}", "answer": "a", "latency_ms": latency, "cost_usd": cost}
         store.append(OUTPUTS_FILE, {**base, **output, "provider": "openai", "model": path.name})
+    store.finish({})
     return path
 
 

@@ -1,7 +1,9 @@
 """Model and judge calls: a sqlite cache, a rate limit for live calls, and counters.
 
 Cache key: provider, model, the full messages (or judge prompt), params, seed and the repeat index, so
-repeats of a noisy model stay distinct while an unchanged run replays exactly. Errors are never cached.
+repeats of a noisy model stay distinct while an unchanged run replays exactly. Errors are never cached, nor
+is a reply its caller cannot use (`validate`: a judge reply that is not JSON, an empty or filtered answer):
+the next run really asks again, and a bad reply already in the cache is dropped when it is met.
 The latency of the original call is stored and replayed, so latency metrics and budgets give the same
 verdict whether an answer came from the model or from the cache.
 
@@ -76,22 +78,33 @@ class ModelCalls:
         self.limiter = RateLimiter(per_minute)
         self.stats = CallStats()
         self._lock = threading.Lock()
+        self._waiting: dict[int, float] = {}  # live calls under way: id -> when each started
+        self._last_answer = time.monotonic()  # when a live call last came back, answered or failed
         self._db: sqlite3.Connection | None = None
         if cache_path is not None:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             self._db = _open_cache(cache_path)
 
     def call(
-        self, kind: str, key_material: dict[str, Any], compute: Callable[[], dict[str, Any]], limited: bool = True
+        self,
+        kind: str,
+        key_material: dict[str, Any],
+        compute: Callable[[], dict[str, Any]],
+        limited: bool = True,
+        validate: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Return the cached record for this call, or compute it (a JSON-able dict) and cache it.
 
         The returned record gets `latency_ms` (of the original call) and `cached` (True when replayed).
         `limited=False` for calls that reach no remote service (a local stand-in model): no rate limit.
+        `validate(record)` raises when the reply is unusable: such a reply is an error, and never cached.
         """
         key = cache_key(kind, key_material, current_repeat.get())
         if self.mode != "refresh":
             hit = self._get(key)
+            if hit is not None and validate is not None and not _usable(hit, validate):
+                self._delete(key)  # cached by an older version that did not check: ask again
+                hit = None
             if hit is not None:
                 with self._lock:
                     self.stats.cached += 1
@@ -102,12 +115,17 @@ class ModelCalls:
         if limited:
             self.limiter.acquire()
         started = time.perf_counter()
+        ticket = self._begin()
         try:
             record = compute()
+            if validate is not None:
+                validate(record)
         except Exception:
             with self._lock:
                 self.stats.errors += 1
             raise  # never cached: the next run tries again
+        finally:
+            self._end(ticket)
         record = {**record, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
         self._put(key, kind, record)
         with self._lock:
@@ -115,6 +133,24 @@ class ModelCalls:
             self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
         self._count(kind, record, live=True)
         return {**record, "cached": False}
+
+    def stalled_for(self) -> float:
+        """How long the oldest live call has waited with no call coming back meanwhile (0: nothing waits)."""
+        with self._lock:
+            if not self._waiting:
+                return 0.0
+            return time.monotonic() - max(min(self._waiting.values()), self._last_answer)
+
+    def _begin(self) -> int:
+        with self._lock:
+            ticket = id(threading.current_thread()) ^ int(time.monotonic() * 1e9)
+            self._waiting[ticket] = time.monotonic()
+            return ticket
+
+    def _end(self, ticket: int) -> None:
+        with self._lock:
+            self._waiting.pop(ticket, None)
+            self._last_answer = time.monotonic()
 
     def _count(self, kind: str, record: dict[str, Any], live: bool) -> None:
         """Token totals per (kind, model): all calls (what the run is worth) and live ones (what it spent)."""
@@ -138,6 +174,11 @@ class ModelCalls:
         with self._lock:
             row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def _delete(self, key: str) -> None:
+        if self._db is not None:
+            with self._lock:
+                self._db.execute("DELETE FROM calls WHERE key = ?", (key,))
 
     def _put(self, key: str, kind: str, record: dict[str, Any]) -> None:
         if self._db is None:
@@ -168,6 +209,14 @@ def _open_cache(path: Path, wait_s: float = 30.0) -> sqlite3.Connection:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _usable(record: dict[str, Any], validate: Callable[[dict[str, Any]], None]) -> bool:
+    try:
+        validate(record)
+    except Exception:
+        return False
+    return True
 
 
 def cache_key(kind: str, key_material: dict[str, Any], repeat: int) -> str:

@@ -149,6 +149,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"eval: {_stopped_line(outcome.stopped)}")
     if code == pytest.ExitCode.TESTS_FAILED and not outcome.errors:
         print("eval: cases below their per-case thresholds are data for the gate, not a failed run (see make gate)")
+    if outcome.stalled_s is not None:
+        print(
+            f"error: the model or judge server stopped answering (no call came back for {outcome.stalled_s:.0f} s, "
+            "stall_timeout_s in eval.yaml): the run gave up; not a quality verdict. Re-run to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INFRA
     if outcome.errors or outcome.aborted:
         print(
             f"error: {outcome.errors} case(s) hit infrastructure errors"

@@ -53,7 +53,7 @@ def evaluate(
     promptfoo = _promptfoo(head_path, head.summary)
     budgets = _budgets(settings, head)
     stopped = head.summary.get("stopped") or None
-    notes = _skipped_notes(metrics, mode)
+    notes = _skipped_notes(metrics, mode) + head.notes + (base.notes if base else [])
     partial = bool(head.not_evaluated) or bool(stopped)
     if partial:
         # Replay misses or a stopped run leave a subset of the cases: it may not fail an absolute bar for the

@@ -13,6 +13,8 @@ from evalharness.results import (
     SCHEMA_VERSION,
     SUMMARY_FILE,
     ResultsDir,
+    integrity,
+    verify,
     write_json,
 )
 from evalharness.summary import aggregate
@@ -25,6 +27,8 @@ def merge(output: Path, shards: list[Path]) -> dict[str, Any]:
         if not (shard / RUN_FILE).is_file():
             raise FileError(shard, None, f"not a results dir (no {RUN_FILE})")
         identities.append({k: v for k, v in ResultsDir(shard).identity().items() if k != "shard"})
+        summary_file = shard / SUMMARY_FILE
+        verify(shard, json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else None)
     if any(identity != identities[0] for identity in identities):
         raise FileError(shards[0], None, "the shards come from different runs (content hashes differ); cannot merge")
     if output.exists() and any(output.iterdir()):
@@ -61,6 +65,7 @@ def merge(output: Path, shards: list[Path]) -> dict[str, Any]:
             key: sum(s.get("model_calls", {}).get(key, 0) for s in summaries) for key in ("live", "cached", "errors")
         },
         wall_time_s=max((s.get("wall_time_s", 0) for s in summaries), default=0),
+        integrity=integrity(output),
     )
     write_json(output / SUMMARY_FILE, summary)
     return summary

@@ -2,22 +2,29 @@
 
 Units run in a seeded random order (the ones that must all run first), so that a run stopped early, by a
 sequential look or by its cost cap, has evaluated a random sample of the rest. Stop rules (stopping.py)
-are asked before each unit starts and after each one finishes."""
+are asked before each unit starts and after each one finishes.
+
+A model or judge that is down ends the run soon: after MAX_CONSECUTIVE_ERRORS failed units in a row, or when
+no call has come back for `stall_s` seconds while some are waiting (a server that accepts and never answers).
+Units not yet started are cancelled; those stuck on a silent server are left behind (the workers are daemon
+threads), and nothing they might still write reaches the results dir: a resume runs them again."""
 
 from __future__ import annotations
 
 import hashlib
+import queue
 import random
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evalharness.calls import NotEvaluated, current_repeat
 from evalharness.datasets import Case
 from evalharness.experiment import CaseTrace, Tracking
+from evalharness.failures import describe
 from evalharness.metrics import Metric, MetricResult
 from evalharness.progress import Progress
 from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir
@@ -44,6 +51,36 @@ def in_shard(suite: str, case_id: str, shard: tuple[int, int]) -> bool:
     index, count = shard
     digest = hashlib.sha256(f"{suite}/{case_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % count == index - 1
+
+
+class _Workers:
+    """A fixed set of daemon threads running submitted calls. Unlike a ThreadPoolExecutor, whose threads the
+    interpreter waits for at exit, these can be left behind on a server that never answers."""
+
+    def __init__(self, count: int):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._count = count
+        for n in range(count):
+            threading.Thread(target=self._work, name=f"eval-{n}", daemon=True).start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def close(self) -> None:
+        for _ in range(self._count):
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
 
 
 def run_order(units: Iterable[Unit], seed: int, first: Callable[[Unit], bool]) -> list[Unit]:
@@ -75,6 +112,7 @@ class RunOutcome:
     not_evaluated: int
     aborted: bool
     stopped: dict[str, Any] | None = None  # why the run stopped before its last unit (cost cap, early stop)
+    stalled_s: float | None = None  # the run gave up on a server that stopped answering, after this long
     planned: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -88,12 +126,15 @@ class Runner:
         concurrency: int,
         tracking: Tracking | None = None,
         must_pass: Callable[[Case], bool] = lambda case: case.must_pass,
+        stalled_for: Callable[[], float] = lambda: 0.0,
+        stall_s: float = 40.0,
     ):
         self.target, self.results = target, results
         self.tracking = tracking or Tracking()  # LangSmith experiment, or off
         self.metrics = metrics  # suite -> its metrics
         self.concurrency = concurrency
         self.must_pass = must_pass
+        self.stalled_for, self.stall_s = stalled_for, stall_s  # seconds the oldest waiting call has had no news
         self._lock = threading.Lock()
         self._consecutive_errors = 0
 
@@ -105,33 +146,45 @@ class Runner:
         outcome = RunOutcome(
             ran=0, skipped_done=len(units) - len(pending), errors=0, not_evaluated=0, aborted=False, planned=len(units)
         )
-        queue = iter(pending)
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="eval") as pool:
-            running: set[Future] = set()
-            while True:
-                while len(running) < self.concurrency * 2 and not outcome.aborted and outcome.stopped is None:
-                    verdict = next((r for rule in rules if (r := rule.before_start(len(running), outcome.ran))), None)
-                    if verdict is WAIT:
-                        break
-                    outcome.stopped = verdict
-                    unit = None if outcome.stopped else next(queue, None)
-                    if unit is None:
-                        break
-                    running.add(pool.submit(self._evaluate, unit))
-                if not running:
+        waiting = iter(pending)
+        workers = _Workers(self.concurrency)
+        running: set[Future] = set()
+        while True:
+            while len(running) < self.concurrency * 2 and not outcome.aborted and outcome.stopped is None:
+                verdict = next((r for rule in rules if (r := rule.before_start(len(running), outcome.ran))), None)
+                if verdict is WAIT:
                     break
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    status = future.result()
-                    outcome.ran += 1
-                    outcome.errors += status == "error"
-                    outcome.not_evaluated += status == "not_evaluated"
-                    progress.advance(ok=status == "ok")
-                    if self._consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
-                        outcome.aborted = True
-                    if outcome.stopped is None:
-                        finished_now = outcome.skipped_done + outcome.ran
-                        outcome.stopped = next((r for rule in rules if (r := rule.after_finish(finished_now))), None)
+                outcome.stopped = verdict
+                unit = None if outcome.stopped else next(waiting, None)
+                if unit is None:
+                    break
+                running.add(workers.submit(self._evaluate, unit))
+            if not running:
+                break
+            finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if future.cancelled():
+                    continue
+                status = future.result()
+                outcome.ran += 1
+                outcome.errors += status == "error"
+                outcome.not_evaluated += status == "not_evaluated"
+                progress.advance(ok=status == "ok")
+                if self._consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+                    outcome.aborted = True
+                if outcome.stopped is None:
+                    finished_now = outcome.skipped_done + outcome.ran
+                    outcome.stopped = next((r for rule in rules if (r := rule.after_finish(finished_now))), None)
+            silent = self.stalled_for()
+            if silent > self.stall_s:
+                outcome.aborted, outcome.stalled_s = True, round(silent, 1)
+            if outcome.aborted:
+                running = {f for f in running if not f.cancel()}  # those not started yet never will
+                if outcome.stalled_s is not None:  # the rest wait on a server that does not answer: leave them
+                    outcome.errors += len(running)
+                    self.results.stop_writing()
+                    break
+        workers.close()
         progress.close()
         if outcome.stopped is not None:
             outcome.stopped.setdefault("cases_run", outcome.skipped_done + outcome.ran)
@@ -155,7 +208,7 @@ class Runner:
         except NotEvaluated as exc:
             return self._record_without_output(unit, base, "not_evaluated", str(exc), trace)
         except Exception as exc:  # the system under test failed: infrastructure, not quality
-            return self._record_without_output(unit, base, "error", f"{type(exc).__name__}: {exc}", trace)
+            return self._record_without_output(unit, base, "error", describe(exc), trace)
         rows = []
         for metric in self.metrics[unit.suite]:
             if metric.applies(unit.case):

@@ -182,6 +182,8 @@ class EvalSession:
             self.settings.concurrency,
             self.tracking,
             must_pass=self.must_pass,
+            stalled_for=self.calls.stalled_for,
+            stall_s=self.settings.stall_timeout_s,
         )
         ordered = run_order(units, self.settings.seed, lambda u: self._runs_in_full(u, suite_metrics[u.suite]))
         self.outcome = runner.run(ordered, rules=self._stop_rules(ordered, suite_metrics))
@@ -226,8 +228,7 @@ class EvalSession:
         from evalharness.summary import write_summary
 
         self.tracking.close()
-        self.results.sync()
-        summary = write_summary(self)
+        summary = write_summary(self)  # also lets go of the results dir
         if self.calls:
             self.calls.close()
         return summary

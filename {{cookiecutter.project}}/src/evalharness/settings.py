@@ -109,6 +109,9 @@ class EvalSettings(_Strict):
     knowledge_dir: str = "knowledge"  # where expected sources must exist (relative to the project root)
     concurrency: int = Field(8, ge=1, le=256)
     requests_per_minute: float = Field(600, gt=0)  # live model and judge calls; cached ones are free
+    # A server that accepts calls and never answers: when no call has come back for this long while some
+    # wait, the run gives up on it (exit 3) instead of sitting out every timeout and retry.
+    stall_timeout_s: float = Field(40, gt=0, le=3600)
     alpha: float = Field(0.05, gt=0, lt=0.5)  # family-wise one-sided error rate of the gate's decisions
     seed: int = 0  # cases run in an order shuffled by this seed (must-pass and zero-tolerance cases first)
     must_pass_tags: list[str] = []  # cases with one of these tags are must-pass, like `must_pass: true`

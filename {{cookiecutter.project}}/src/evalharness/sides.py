@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalharness.results import RUN_FILE, SUMMARY_FILE, ResultsDir
+from evalharness.results import RUN_FILE, SUMMARY_FILE, ResultsDir, verify
 from yamlcheck import FileError
 
 Row = dict[str, Any]
@@ -31,6 +31,7 @@ class Side:
     costs: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what checking the dir found worth saying
 
     def case_passed(self, case: str, metrics: list[str]) -> bool | None:
         """Whether every repeat of the case passed every one of these metrics it was scored on (None: unscored)."""
@@ -38,11 +39,16 @@ class Side:
         return None if not verdicts else min(verdicts) >= 1.0
 
 
-def read_side(path: Path) -> Side:
+def read_side(path: Path, finished: bool = True) -> Side:
+    """A results dir for comparing. `finished` (the gate, the leaderboard): the dir is verified first, so a
+    damaged or doubled one is bad input; False for a run still in progress (a sequential look)."""
     results = ResultsDir(path)
     if not (path / RUN_FILE).is_file():
         raise FileError(path, None, f"not a results dir (no {RUN_FILE}); run `make eval RESULTS={path}` first")
     side = Side(path)
+    side.summary = _summary(path)
+    if finished:
+        side.notes = verify(path, side.summary or None)
     for key, row in results.outputs().items():
         case = f"{key[0]}/{key[1]}"
         if row.get("must_pass"):
@@ -68,10 +74,17 @@ def read_side(path: Path) -> Side:
             side.errors.append({"case": case, "repeat": row["repeat"], "metric": metric, "reason": row["reason"]})
         else:
             side.not_evaluated.add(case)
-    summary = path / SUMMARY_FILE
-    if summary.is_file():
-        try:
-            side.summary = json.loads(summary.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise FileError(summary, None, f"not valid JSON ({exc}); run `make eval RESULTS={path}` again") from None
     return side
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    file = path / SUMMARY_FILE
+    if not file.is_file():
+        return {}
+    try:
+        summary = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FileError(file, None, f"not valid JSON ({exc}); run `make eval RESULTS={path}` again") from None
+    if not isinstance(summary, dict):
+        raise FileError(file, None, "not a summary (a JSON object expected)")
+    return summary

@@ -74,7 +74,7 @@ class SequentialLooks:
         gate = self.gate
         fractions = [look["fraction"] for look in self.looks] + [finished / self.planned]
         level = self.sequential.nominal_levels(self.settings.alpha, fractions)[-1]
-        head = read_side(self.results)
+        head = read_side(self.results, finished=False)
         rows = gate.compare(self.settings, self.gated, head, self.baseline, "pr", level)
         broken = [r["case"] for r in gate.must_pass_rows(self.gated, head, self.baseline, "pr") if r["blocks"]]
         limits = gate.failure_limit_rows(self.settings, self.gated, head)

@@ -9,7 +9,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
-from evalharness.results import SCHEMA_VERSION, SUMMARY_FILE, ResultsDir, write_json
+from evalharness.results import SCHEMA_VERSION, ResultsDir
 from evalharness.stats.percentile import percentile
 
 CREDENTIALS = ("OPENAI_API_KEY", "JUDGE_API_KEY", "LANGSMITH_API_KEY")
@@ -95,8 +95,7 @@ def write_summary(session: EvalSession) -> dict[str, Any]:
     )
     summary["cost_usd"]["live_this_invocation"] = _round(session.live_cost(), 8)
     summary["cost_usd"]["judge_this_invocation"] = _round(judge_cost, 8)
-    write_json(results.path / SUMMARY_FILE, summary)
-    return summary
+    return results.finish(summary)  # adds the rows' integrity record, and lets go of the dir
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:

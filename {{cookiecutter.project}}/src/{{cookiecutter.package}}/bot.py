@@ -74,6 +74,13 @@ class Bot:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
+        limits = self.config.limits
+        if len(question) > limits.max_question_chars:
+            raise ValueError(
+                f"the question is {len(question)} characters long; the limit is {limits.max_question_chars} "
+                "(limits.max_question_chars in bot.yaml)"
+            )
+        history = (history or [])[-limits.max_history_turns :] if limits.max_history_turns else []
         started = time.perf_counter()
         run_id = new_run_id()
         answering = {"provider": self.provider.name, "model": self.provider.model}

@@ -58,6 +58,13 @@ class Client(_Strict):
     max_retries: int = Field(2, ge=0, le=10)
 
 
+class Limits(_Strict):
+    # What one turn may carry: a question longer than this is refused (HTTP 422, or an error in the CLI)
+    # before it reaches retrieval or the model, and only the last `max_history_turns` turns are sent.
+    max_question_chars: int = Field(2000, ge=1, le=100_000)
+    max_history_turns: int = Field(20, ge=0, le=1000)
+
+
 class BotConfig(_Strict):
     provider: Literal["openai", "offline"] = "openai"
     model: str = Field(min_length=1, max_length=200)
@@ -65,6 +72,7 @@ class BotConfig(_Strict):
     prompt: Prompt = Prompt()
     retrieval: Retrieval = Retrieval()
     client: Client = Client()
+    limits: Limits = Limits()
 
     # Where bot.yaml lives: relative paths inside it are resolved against this folder.
     _root: Path = PrivateAttr(default=Path("."))

@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     comment = commands.add_parser("comment", help="post or update the sticky eval-report comment of a PR")
     comment.add_argument("--artifact", type=Path, required=True, help="the downloaded eval artifact (data only)")
     comment.add_argument("--head-sha", required=True, help="the head sha of the workflow run that made it")
+    comment.add_argument("--conclusion", required=True, help="that run's conclusion: success | failure")
     comment.set_defaults(command=_comment)
 
     release = commands.add_parser(
@@ -74,7 +75,7 @@ def _comment(args: argparse.Namespace) -> int:
     from evalharness.ci.comment import sticky_comment
     from evalharness.ci.github_api import GitHubAPI
 
-    action, comment_id = sticky_comment(GitHubAPI(), None, args.artifact, args.head_sha)
+    action, comment_id = sticky_comment(GitHubAPI(), None, args.artifact, args.head_sha, args.conclusion)
     print(f"{action} comment {comment_id}")
     return EXIT_DONE
 

@@ -46,14 +46,8 @@ class CachedJudge(DeepEvalBaseLLM):
             "schema": schema.__name__ if schema else None,
             "temperature": self.settings.temperature,
         }
-        record = self.calls.call("judge", key, lambda: self._ask(prompt))
-        text = record["text"]
-        if schema is None:
-            return text
-        start, end = text.find("{"), text.rfind("}")
-        if start < 0 or end < start:
-            raise ValueError(f"the judge did not answer with JSON: {text[:200]!r}")
-        return schema.model_validate_json(text[start : end + 1])
+        record = self.calls.call("judge", key, lambda: self._ask(prompt), validate=lambda r: _parsed(r["text"], schema))
+        return _parsed(record["text"], schema)
 
     async def a_generate(self, prompt: str, schema: Any = None) -> Any:
         return self.generate(prompt, schema)  # metrics run with async_mode=False; kept for the interface
@@ -89,6 +83,18 @@ class CachedJudge(DeepEvalBaseLLM):
             if usage
             else {},
         }
+
+
+def _parsed(text: str, schema: Any) -> Any:
+    """The judge's reply as deepeval expects it: the JSON object it contains, validated by the schema."""
+    if schema is None:
+        if not text.strip():
+            raise ValueError("the judge sent an empty reply")
+        return text
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError(f"the judge did not answer with JSON: {text[:200]!r}")
+    return schema.model_validate_json(text[start : end + 1])
 
 
 DeepevalMetric = GEval | AnswerRelevancyMetric | FaithfulnessMetric

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalharness.calls import ModelCalls, NotEvaluated
 from evalharness.datasets import Case
+from evalharness.failures import describe
 from evalharness.metrics import Metric, MetricResult
 from evalharness.settings import EvalSettings
 from evalharness.target import TargetOutput
@@ -52,7 +53,7 @@ class JudgeMetric(Metric):
         except NotEvaluated as exc:
             return MetricResult("not_evaluated", threshold=threshold, reason=str(exc))
         except Exception as exc:  # judge down, timed out, or answering nonsense: infrastructure
-            return MetricResult("error", threshold=threshold, reason=f"judge failed: {type(exc).__name__}: {exc}")
+            return MetricResult("error", threshold=threshold, reason=f"judge failed: {describe(exc)}")
         if score is None:
             return MetricResult("error", threshold=threshold, reason=f"judge gave no score: {reason}")
         return MetricResult("ok", round(float(score), 6), score >= threshold, threshold, reason or "")
