@@ -13,33 +13,56 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 # `tojson` output is JSON, not always a valid Python literal: `null` is not Python, and characters outside the BMP
 # come out as surrogate-pair escapes that Python would keep as two broken code points. json.loads reads it exactly.
 # The raw triple-quoted string cannot end early: JSON escapes every quote inside its strings with a backslash.
 CONTEXT: dict[str, object] = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-FIELDS = (
-    "project",
-    "project_name",
-    "package",
-    "description",
-    "author",
-    "model",
-    "judge_model",
-    "langsmith_project",
-    "model_tag_prefix",
-    "python_version",
-    "http_api",
-)
-ANSWERS: dict[str, object] = {field: CONTEXT.get(field) for field in FIELDS}
 
 # Written in pieces so that Jinja, which renders this file, does not read them as its own markers.
 GITHUB_EXPRESSION = "$" + "{" * 2
 TEMPLATE_MARKERS = ("{" * 2, "{" + "%")
 
-# Keep in sync with the choice lists in cookiecutter.json (a test checks this).
-CHOICES = {"python_version": ("3.11", "3.12", "3.13"), "http_api": ("yes", "no")}
+
+def template_dir(context: dict[str, object]) -> Path | None:
+    """The template being baked, when this machine has it: cookiecutter names its checkout `_repo_dir`; an
+    update tool may give only `_template` (a path, or a URL it cloned elsewhere)."""
+    for key in ("_repo_dir", "_template"):
+        value = context.get(key)
+        if isinstance(value, str) and value and (Path(value) / "cookiecutter.json").is_file():
+            return Path(value)
+    return None
+
+
+def template_questions(template: Path | None) -> dict[str, object]:
+    """cookiecutter.json's questions (underscore keys are settings, not questions)."""
+    if template is None:
+        return {}
+    document = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
+    return {key: value for key, value in document.items() if not key.startswith("_")}
+
+
+TEMPLATE = template_dir(CONTEXT)
+QUESTIONS = template_questions(TEMPLATE)
+# Every question is checked; without the template at hand (an update tool replaying recorded answers that
+# were checked when the project was made), the answers given are.
+FIELDS = tuple(QUESTIONS) or tuple(key for key in CONTEXT if not key.startswith("_"))
+ANSWERS: dict[str, object] = {field: CONTEXT.get(field) for field in FIELDS}
+# A list in cookiecutter.json is a choice: the answer must be one of its items, read from the file itself.
+CHOICES = {field: tuple(map(str, value)) for field, value in QUESTIONS.items() if isinstance(value, list)}
+
+# The packages the project ships next to its own under src/: the bot's package must not take their names.
+SRC_PACKAGES = frozenset({"evalharness", "observability", "yamlcheck"})
+
+
+def src_packages(template: Path | None) -> frozenset[str]:
+    """SRC_PACKAGES and whatever else the template has under src/ (its own package's folder is a placeholder)."""
+    src = template / ("{" * 2 + "cookiecutter.project" + "}" * 2) / "src" if template else None
+    found = {p.name for p in src.iterdir() if p.is_dir() and "{" not in p.name} if src and src.is_dir() else set()
+    return SRC_PACKAGES | found
+
 
 # A package with one of these names would shadow a dependency (or a conventional folder) of the generated project.
 CLASHING_IMPORTS = frozenset(
@@ -97,6 +120,15 @@ RULES = {
         "like my_chatbot",
         shape="does not start with a letter",
     ),
+    "canary": Rule(
+        pattern=r"[a-z0-9][a-z0-9-]*",
+        char=r"[a-z0-9-]",
+        min_len=12,
+        max_len=64,
+        allowed="use 12-64 lowercase ASCII letters, digits and hyphens that no answer would contain by chance, "
+        "like the default canary-<16 random characters>",
+        shape="does not start with a letter or digit",
+    ),
     "model": MODEL_RULE,
     "judge_model": MODEL_RULE,
     "langsmith_project": Rule(
@@ -145,6 +177,8 @@ def check_package(value: str) -> str | None:
         return f"{show(value)} is a Python keyword; {allowed}"
     if value in STDLIB_MODULES:
         return f"{show(value)} is a Python standard library module and would shadow it; {allowed}"
+    if value in src_packages(TEMPLATE):
+        return f"{show(value)} is the name of a package the project ships under src/ and would collide; {allowed}"
     if value in CLASHING_IMPORTS:
         return f"{show(value)} is the import name of a dependency or tool of the project and would shadow it; {allowed}"
     return None
@@ -231,6 +265,11 @@ def check_field(field: str, value: object) -> str | None:
         return None
     if field in FREE_TEXT_LIMITS:
         return check_free_text(value, FREE_TEXT_LIMITS[field])
+    if field not in RULES:
+        if not QUESTIONS:  # no cookiecutter.json at hand: a choice, checked when the answers were first given
+            return None
+        # a new question in cookiecutter.json needs a rule here before anyone can bake
+        return "has no check in hooks/pre_gen_project.py; add a rule for it (a bug of the template)"
     problem = check_rule(value, RULES[field])
     if problem is None and field in EXTRA_CHECKS:
         problem = EXTRA_CHECKS[field](value)

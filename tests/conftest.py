@@ -34,7 +34,13 @@ OPTION_SETS: dict[str, dict[str, str]] = {
         "model_tag_prefix": "bot/",
         "python_version": "3.11",
     },
+    "api-only": {"http_api": "yes", "promptfoo": "no"},
+    "promptfoo-only": {"http_api": "no", "promptfoo": "yes"},
+    "py3.13": {"python_version": "3.13"},
 }
+# Option sets whose baked project installs, lints and runs its own tests (test_baked_project.py). The others
+# differ only in files the bake tests check one by one, and their code runs in the sets listed here.
+INSTALLED_SETS = ("default", "custom", "no-api", "py3.13")
 
 
 @dataclass

@@ -67,7 +67,10 @@ TEST_FILES = {
         "test_reports",
         "test_retrieval",
         "test_stats",
-        "test_workflow_glue",
+        "test_ci_steps",
+        "test_architecture",
+        "test_custom_metrics",
+        "test_environment",
         "test_tracing",
         "test_feedback",
         "test_experiment",
@@ -110,9 +113,11 @@ GENERIC_FILES = (
             "report/markdown",
             "report/svg",
             "report/tables",
+            "options",
+            "provenance",
             "results",
+            "run",
             "runner",
-            "session",
             "settings",
             "sides",
             "stats/__init__",
@@ -125,9 +130,9 @@ GENERIC_FILES = (
             "stopping",
             "summary",
             "target",
-            "workflow",
             "ci/__init__",
-            "ci/__main__",
+            "ci/cli",
+            "ci/steps",
             "ci/comment",
             "ci/errors",
             "ci/git",
@@ -145,6 +150,8 @@ GENERIC_FILES = (
             "selection/leaderboard",
             "selection/render",
             "selection/runs",
+            "selection/versions",
+            "metrics/registry",
         )
     }
     | {"src/evalharness/promptfoo/loopback_only.cjs"}
@@ -165,8 +172,7 @@ EVAL_FILES = {
     "evals/datasets/support.yaml",
     "evals/eval.yaml",
     "evals/target.py",
-    "evals/test_probes.py",
-    "evals/test_support.py",
+    "evals/custom_metrics.py",
 }
 PROMPTFOO_FILES = {
     "package.json",
@@ -178,6 +184,7 @@ PROMPTFOO_FILES = {
 }
 TOP_LEVEL = {
     ".cookiecutter.json",
+    ".cruft.json",
     ".env.example",
     ".gitignore",
     "Makefile",
@@ -232,14 +239,20 @@ def test_every_config_file_parses(baked: tuple[dict[str, str], BakeResult]) -> N
     _, result = baked
     for name in result.files():
         path = result.project_dir / name
+        parsed = None
         if name.endswith((".yaml", ".yml")):
-            yaml.safe_load(path.read_text(encoding="utf-8"))
+            parsed = yaml.safe_load(path.read_text(encoding="utf-8"))
         elif name.endswith(".toml"):
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            parsed = tomllib.loads(path.read_text(encoding="utf-8"))
         elif name.endswith(".json"):
-            json.loads(path.read_text(encoding="utf-8"))
+            parsed = json.loads(path.read_text(encoding="utf-8"))
         elif name.endswith(".py"):
             py_compile.compile(str(path), doraise=True)
+            continue
+        else:
+            continue
+        # a file that parses to nothing (empty, or rendered away by a Jinja condition) is a broken file
+        assert isinstance(parsed, dict) and parsed, f"{name} parses to {parsed!r}"
 
 
 def test_answers_land_where_they_belong(baked: tuple[dict[str, str], BakeResult]) -> None:
@@ -248,7 +261,8 @@ def test_answers_land_where_they_belong(baked: tuple[dict[str, str], BakeResult]
     package = answers.get("package", "my_chatbot")
     pyproject = tomllib.loads(result.read("pyproject.toml"))
     assert pyproject["project"]["name"] == project
-    assert pyproject["project"]["scripts"] == {project: f"{package}.cli:main"}
+    assert pyproject["project"]["scripts"] == {project: f"{package}.cli:main", "evalharness": "evalharness.cli:main"}
+    assert pyproject["tool"]["evalharness"]["tag_prefix"] == answers.get("model_tag_prefix", "model-v")
     assert pyproject["project"]["requires-python"] == f">={answers.get('python_version', '3.11')}"
     dependencies = " ".join(pyproject["project"]["dependencies"])
     assert ("fastapi" in dependencies) == (answers.get("http_api", "yes") == "yes")

@@ -7,23 +7,41 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CASES, OPTION_SETS, TEMPLATE_DIR, cookiecutter_env, run_cookiecutter, share_promptfoo_install
+from tests.conftest import (
+    CASES,
+    INSTALLED_SETS,
+    OPTION_SETS,
+    TEMPLATE_DIR,
+    cookiecutter_env,
+    run_cookiecutter,
+    share_promptfoo_install,
+)
 
 pytestmark = pytest.mark.slow
+
+
+# The Makefile's own variables: a user types them on the make command line (`make eval RESULTS=dir`); the same
+# names in the environment are ignored on purpose, so they go on the command line here too.
+MAKE_VARIABLES = {"RESULTS", "BASELINE", "GATE_MODE", "CACHE_MODE", "CACHE", "SELECT", "SHARD", "REPEATS",
+                  "CANDIDATE", "CANDIDATES", "SET", "ACCEPT_WORSE", "BUMP", "PROVIDER", "SHARDS"}  # fmt: skip
 
 
 def make(project_dir: Path, *args: str, timeout: int = 900, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the baked project's Makefile the way a user would, minus their keys (the demo must work without)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LANGSMITH_", "BOT_"))}
+    environment = {k: v for k, v in environment.items() if not k.startswith("EVAL_")}
     environment.pop("VIRTUAL_ENV", None)  # the template's own venv must not leak into the project's
-    environment.update(env)
+    environment.update({k: v for k, v in env.items() if k not in MAKE_VARIABLES})
+    command_line = [f"{k}={v}" for k, v in env.items() if k in MAKE_VARIABLES]
     return subprocess.run(
-        ["make", "-C", str(project_dir), *args],
+        ["make", "-C", str(project_dir), *args, *command_line],
         capture_output=True,
         text=True,
         env=environment,
@@ -31,23 +49,55 @@ def make(project_dir: Path, *args: str, timeout: int = 900, **env: str) -> subpr
     )
 
 
-@pytest.mark.parametrize("option_set", sorted(OPTION_SETS))
+def _python(version: str) -> str | None:
+    """An interpreter of this minor version on this machine (uv cannot download one offline)."""
+    found = shutil.which(f"python{version}")
+    candidates = [*sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}")), found]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
+        if probe.returncode == 0:
+            return str(candidate)
+    return None
+
+
+def _junit(path: Path) -> dict[str, int]:
+    """The test counts pytest wrote: read from its JUnit file, not from its console output."""
+    suite = ET.parse(path).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    return {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
+
+
+@pytest.mark.parametrize("option_set", INSTALLED_SETS)
 def test_baked_project_installs_lints_and_passes_its_tests(
     tmp_path: Path, option_set: str, request: pytest.FixtureRequest
 ) -> None:
-    result = run_cookiecutter(tmp_path / "out", OPTION_SETS[option_set])
+    answers = OPTION_SETS[option_set]
+    result = run_cookiecutter(tmp_path / "out", answers)
     assert result.exit_code == 0, result.output
     project = result.project_dir
     if option_set == "default":  # its promptfoo CLI: the one this test run installed with the same make rule
         share_promptfoo_install(project, request.getfixturevalue("promptfoo_modules"))
+    env = {}
+    if "python_version" in answers and answers["python_version"] != "3.11":
+        interpreter = _python(answers["python_version"])
+        if interpreter is None:  # a CI machine must have it: this set is the proof that the version works
+            assert os.environ.get("CI") != "true", f"no Python {answers['python_version']} on this CI machine"
+            pytest.skip(f"no Python {answers['python_version']} here")
+        env["UV_PYTHON"] = interpreter
 
     # The slow tests run whole eval processes through the generic harness (byte-identical in every option set):
     # the full suite runs once, for the default answers; the other option sets run everything else.
     tests = "test" if option_set == "default" else "test-fast"
-    proc = make(project, "install", "lint", tests)
+    junit = tmp_path / "junit.xml"
+    proc = make(project, "install", "lint", tests, PYTEST_ADDOPTS=f"--junitxml={junit}", **env)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert " passed" in proc.stdout and " failed" not in proc.stdout
+    counts = _junit(junit)
+    assert counts["tests"] > 100 and counts["failures"] == counts["errors"] == 0, counts
+    assert counts["skipped"] <= 2, counts  # the offline tests have nothing to skip; a skip hides a check
     assert (" deselected" in proc.stdout) == (tests == "test-fast")
+    if env:
+        version = subprocess.run([str(project / ".venv/bin/python"), "--version"], capture_output=True, text=True)
+        assert version.stdout.startswith(f"Python {answers['python_version']}."), version.stdout
     # promptfoo's real runs must not be skipped.
     assert "promptfoo CLI not installed" not in proc.stdout
     with_promptfoo = OPTION_SETS[option_set].get("promptfoo", "yes") == "yes"

@@ -96,10 +96,13 @@ def test_the_report_ends_with_the_summary_line() -> None:
     }  # fmt: skip
     text = render(figures)
     assert text.splitlines()[-1] == "ratio_to_limit=1.10 vs_deepeval=0.50 vs_promptfoo=0.67 warm_calls=0"
-    assert "- met: cold run ≤ 1.15·limit + 3 s = 14.50 s (11.00 s)" in text
+    assert "- met: cold run ≤ 1.15·limit + 1 s = 12.50 s (11.00 s)" in text
+    assert "- met: cold ≤ 0.8× deepeval's wall (11.00 s vs 22.00 s)" in text
+    assert "- MISSED: warm run ≤ 1.50 s (1.5 s per 1000 cases) (2.00 s)" in text
+    assert "- MISSED: gate ≤ 0.10 s (2 s per 100 000 rows) (0.40 s)" in text
     assert "| ours, warm | 2.00 | 0.20 | 0 | 100 | 900 |  |" in text
     slow = {**figures, "runs": [run("ours, cold", 30.0, 1000), *figures["runs"][1:]]}
-    assert "- MISSED: faster than deepeval (30.00 s vs 22.00 s)" in render(slow)
+    assert "- MISSED: cold ≤ 0.8× deepeval's wall (30.00 s vs 22.00 s)" in render(slow)
 
 
 @pytest.mark.slow

@@ -179,7 +179,7 @@ def test_kill_9_mid_run_then_resume_runs_exactly_the_rest(project: Path) -> None
         return judge(body)
 
     with fake.FakeOpenAI(default=reply) as server:
-        env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": server.base_url, "RESULTS": "results/killed"}
+        env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": server.base_url, "EVAL_RESULTS": "results/killed"}
         environment = {**{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "VIRTUAL_ENV"))}, **env}
         process = subprocess.Popen(
             ["make", "-C", str(project), "eval"],
@@ -201,7 +201,7 @@ def test_kill_9_mid_run_then_resume_runs_exactly_the_rest(project: Path) -> None
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert f"({CASES - done_before} run now, {done_before} already done)" in resumed.stdout
 
-        fresh = make(project, "eval", **{**env, "RESULTS": "results/uninterrupted"})
+        fresh = make(project, "eval", **{**env, "EVAL_RESULTS": "results/uninterrupted"})
         assert fresh.returncode == 0, fresh.stderr[-3000:]
     killed = json.loads((project / "results/killed/summary.json").read_text(encoding="utf-8"))
     whole = json.loads((project / "results/uninterrupted/summary.json").read_text(encoding="utf-8"))

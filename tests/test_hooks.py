@@ -68,6 +68,10 @@ BAD_ANSWERS = [
     pytest.param("package", "json", "standard library", id="package-stdlib-json"),
     pytest.param("package", "email", "standard library", id="package-stdlib-email"),
     pytest.param("package", "openai", "dependency", id="package-dependency"),
+    *(
+        pytest.param("package", name, "a package the project ships under src/", id=f"package-{name}")
+        for name in ("evalharness", "observability", "yamlcheck")
+    ),
     pytest.param("package", "my-bot", 'contains "-"', id="package-hyphen"),
     pytest.param("package", "2bot", "does not start with a letter", id="package-leading-digit"),
     pytest.param("project_name", 'Say "hi"', "double quote", id="name-double-quote"),
@@ -108,6 +112,7 @@ BAD_ANSWERS = [
 BAD_REPLAY_ANSWERS = [
     pytest.param("python_version", "3.10", "use one of 3.11, 3.12, 3.13", id="python-version"),
     pytest.param("http_api", "maybe", "use one of yes, no", id="http-api"),
+    pytest.param("promptfoo", "sometimes", "use one of yes, no", id="promptfoo"),
     pytest.param("description", GH + " secrets.TOKEN }}", "GitHub expressions are not allowed", id="gh-expression"),
     pytest.param("project_name", "{{ cookiecutter.project }}", "Jinja template marker", id="jinja-marker"),
 ]
@@ -144,11 +149,44 @@ def test_default_answers_are_valid(pre_gen) -> None:
     assert pre_gen.validate(pre_gen.ANSWERS) == []
 
 
-def test_choices_match_cookiecutter_json(pre_gen) -> None:
-    choices = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text("utf-8"))
-    assert {field: sorted(values) for field, values in pre_gen.CHOICES.items()} == {
-        field: sorted(choices[field]) for field in pre_gen.CHOICES
-    }
+COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text("utf-8"))
+QUESTIONS = {key: value for key, value in COOKIECUTTER_JSON.items() if not key.startswith("_")}
+CHOICE_FIELDS = sorted(field for field, value in QUESTIONS.items() if isinstance(value, list))
+
+
+def test_every_question_of_cookiecutter_json_is_checked(pre_gen) -> None:
+    assert tuple(QUESTIONS) == pre_gen.FIELDS
+    assert CHOICE_FIELDS and sorted(pre_gen.CHOICES) == CHOICE_FIELDS
+
+
+@pytest.mark.parametrize("field", CHOICE_FIELDS)
+def test_every_choice_is_validated_against_cookiecutter_json(pre_gen, field: str) -> None:
+    for value in QUESTIONS[field]:
+        assert pre_gen.validate({**pre_gen.ANSWERS, field: value}) == [], value
+    errors = pre_gen.validate({**pre_gen.ANSWERS, field: "not-a-choice"})
+    assert errors == [f'{field}: "not-a-choice" is not a choice; use one of {", ".join(QUESTIONS[field])}']
+
+
+def test_a_question_without_a_rule_stops_the_bake(render_hook) -> None:
+    context = answers_context()
+    module = render_hook("pre_gen_project", context)
+    module.QUESTIONS = {**module.QUESTIONS, "colour": "blue"}
+    assert module.check_field("colour", "blue").startswith("has no check in hooks/pre_gen_project.py")
+
+
+def test_the_src_packages_the_hook_protects_are_the_ones_shipped(pre_gen) -> None:
+    shipped = {p.name for p in (TEMPLATE_DIR / "{{cookiecutter.project}}" / "src").iterdir() if "{" not in p.name}
+    assert pre_gen.SRC_PACKAGES == shipped == pre_gen.src_packages(pre_gen.TEMPLATE)
+
+
+def test_without_the_template_at_hand_recorded_choices_are_trusted(render_hook) -> None:
+    """An update tool that cloned the template elsewhere passes only answers checked when the project was made."""
+    context = answers_context()
+    for key in ("_repo_dir", "_template"):
+        context["cookiecutter"][key] = "https://example.invalid/template.git"
+    module = render_hook("pre_gen_project", context)
+    assert module.QUESTIONS == {} and module.validate(module.ANSWERS) == []
+    assert module.validate({**module.ANSWERS, "package": "evalharness"})  # the strict rules still hold
 
 
 @pytest.mark.parametrize(
@@ -211,6 +249,8 @@ def test_replay_answers_drop_machine_specific_keys(render_hook) -> None:
     context = answers_context()
     module = render_hook("post_gen_project", context)
     assert module.replay_answers(module.CONTEXT) == {**plain_answers(context), "_template": str(TEMPLATE_DIR)}
+    commit = subprocess.run(["git", "-C", str(TEMPLATE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert module.template_commit(module.CONTEXT) == commit.stdout.strip() and len(commit.stdout.strip()) == 40
 
 
 def test_remove_when_table_is_the_only_deletion(render_hook, tmp_path: Path, monkeypatch) -> None:
@@ -269,10 +309,17 @@ def test_replay_rejects_bad_answer(tmp_path: Path, field: str, value: str, fragm
 def test_good_answers_bake_and_are_recorded(bake, answers: dict[str, str]) -> None:
     result = bake(**answers)
     assert result.exit_code == 0, result.output
-    expected = {"cookiecutter": {**plain_answers(answers_context(**answers)), "_template": str(TEMPLATE_DIR)}}
-    assert result.project_dir.name == expected["cookiecutter"]["project"]
+    commit = subprocess.run(["git", "-C", str(TEMPLATE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True)
+    source = {"_template": str(TEMPLATE_DIR), "_commit": commit.stdout.strip()}
     recorded = result.read(".cookiecutter.json")
+    canary = json.loads(recorded)["cookiecutter"]["canary"]  # random per bake: recorded, so a replay keeps it
+    assert canary.startswith("canary-") and canary in result.read("bot.yaml")
+    expected = {"cookiecutter": {**plain_answers(answers_context(**answers)), **source, "canary": canary}}
+    assert result.project_dir.name == expected["cookiecutter"]["project"]
     assert recorded == json.dumps(expected, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    update = json.loads(result.read(".cruft.json"))  # what `cruft update` reads
+    assert update["template"] == str(TEMPLATE_DIR) and update["commit"] == source["_commit"]
+    assert update["context"] == expected and "evals/datasets" in update["skip"]
     assert f"cd {result.project_dir.name}\n" in result.stdout
     assert "make demo" in result.stdout and "make test" in result.stdout
 
@@ -284,3 +331,19 @@ def test_recorded_answers_replay_to_the_same_project(bake, tmp_path: Path) -> No
     proc, output_dir = run_replay(tmp_path, recorded)
     assert proc.returncode == 0, proc.stderr
     assert (output_dir / "acme-help-desk" / ".cookiecutter.json").read_text("utf-8") == first.read(".cookiecutter.json")
+
+
+def test_a_bake_from_a_relative_path_says_it_cannot_be_updated(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(f"replay_dir: {tmp_path / 'replay'}\ncookiecutters_dir: {tmp_path / 'cc'}\n")
+    relative = os.path.relpath(TEMPLATE_DIR, tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", "out", relative],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COOKIECUTTER_CONFIG": str(tmp_path / "config.yaml")},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "out" / "my-chatbot" / ".cruft.json").exists()
+    assert "no .cruft.json" in proc.stdout

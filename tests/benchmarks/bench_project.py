@@ -65,8 +65,6 @@ def _write_bytecode(project: Path, env: dict[str, str]) -> None:
 def write_workload(project: Path, cases: list[Case], concurrency: int) -> None:
     """The generated dataset, the two suites and the bench model, replacing the sample ones."""
     evals = project / "evals"
-    for sample in ("test_support.py", "test_probes.py"):
-        (evals / sample).unlink(missing_ok=True)
     source = sorted(p.name for p in (project / "knowledge").glob("*.md"))[0]
     dataset = {
         "description": f"{len(cases)} generated widget questions (make bench)",
@@ -92,9 +90,8 @@ def write_workload(project: Path, cases: list[Case], concurrency: int) -> None:
             "gate": {"dataset": "datasets/widgets.yaml", "metrics": GATE_METRICS},
         },
     }
+    # the suites are the tests: pytest collects them from eval.yaml
     (evals / "eval.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    for suite in config["suites"]:
-        (evals / f"test_{suite}.py").write_text(_SUITE_TEST.format(suite=suite), encoding="utf-8")
     use_model(project, MODEL)
 
 
@@ -103,15 +100,3 @@ def use_model(project: Path, model: str) -> None:
     text, count = re.subn(r"(?m)^model: .*$", f"model: {json.dumps(model)}", bot.read_text(encoding="utf-8"))
     assert count == 1, "bot.yaml has no top-level model line"
     bot.write_text(text, encoding="utf-8")
-
-
-_SUITE_TEST = """import pytest
-
-from evalharness.pytest_plugin import suite_cases
-
-
-@pytest.mark.eval("{suite}")
-@pytest.mark.parametrize("case", suite_cases("{suite}"), ids=lambda case: case.id)
-def test_{suite}(case, eval_case) -> None:
-    eval_case(case)
-"""

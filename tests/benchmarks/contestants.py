@@ -28,9 +28,10 @@ class Run:
 
 
 def harness(name: str, project: Path, env: dict[str, str], results: Path, cache: Path, suite: str) -> Run:
-    """`make eval` without make: the harness's own command, on one suite."""
-    command = [str(project / ".venv/bin/python"), "-m", "evalharness", "run", "-k", f"test_{suite}"]
-    measured = run_measured(command, project, {**env, "RESULTS": str(results), "EVAL_CACHE": str(cache)})
+    """`make eval` without make: the harness's own command (what `make eval SELECT=suite` runs)."""
+    command = [str(project / ".venv/bin/evalharness"), "run"]
+    variables = {"EVAL_RESULTS": str(results), "EVAL_CACHE": str(cache), "EVAL_SELECT": suite}
+    measured = run_measured(command, project, {**env, **variables})
     _check(name, measured, ok=(0,))
     summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
     facts = summary["metrics"]["facts"]

@@ -50,10 +50,13 @@ class CachedProvider:
         return Completion(**record)
 
 
+PROJECT = Path(__file__).resolve().parents[1]  # bot.yaml's relative paths resolve here, wherever it was written
+
+
 class BotTarget:
-    def __init__(self, calls: ModelCalls):
+    def __init__(self, calls: ModelCalls, config: Path | None = None):
         # An eval never falls back to offline silently: without a key the openai provider fails here (exit 3).
-        self.bot = Bot.from_config(fallback_to_offline=False)
+        self.bot = Bot.from_config(config, root=PROJECT if config else None, fallback_to_offline=False)
         self.bot.tracer = Tracer(self.bot.config, environment="eval")  # eval traffic is tagged apart from users'
         self.provider_wrapper = CachedProvider(self.bot.provider, calls, self.bot.config.client.base_url)
         self.bot.provider = self.provider_wrapper
@@ -130,10 +133,11 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "document"
 
 
-def make_target(calls: ModelCalls) -> BotTarget:
-    return BotTarget(calls)
+def make_target(calls: ModelCalls, config: Path | None = None) -> BotTarget:
+    """The bot as bot.yaml makes it, or as `config` (a candidate's bot.yaml, written by the harness) does."""
+    return BotTarget(calls, config)
 
 
-def check_config(path: Path) -> None:
+def check_config(path: Path, root: Path) -> None:
     """Validate a candidate's bot.yaml (`make select`); raises FileError with its lines."""
-    load_config(path)
+    load_config(path, root)

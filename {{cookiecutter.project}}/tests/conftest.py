@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -75,16 +76,9 @@ def eval_project(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(project_copy)
     monkeypatch.setenv("BOT_PROVIDER", "offline")
     monkeypatch.setenv("EVAL_CACHE", str(project_copy / ".eval-cache" / "calls.sqlite"))
-    for name in (
-        "RESULTS",
-        "BASELINE",
-        "MODEL_MODE",
-        "SHARD",
-        "REPEATS",
-        "EVAL_RUN_ID",
+    for name in [n for n in os.environ if n.startswith("EVAL_") and n != "EVAL_CACHE"] + [
         "JUDGE_API_KEY",
         "JUDGE_BASE_URL",
-        "EVAL_SET",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    ]:
+        monkeypatch.delenv(name, raising=False)  # a run is asked for by the test alone, never by the shell
     return project_copy

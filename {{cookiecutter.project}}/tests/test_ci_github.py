@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from evalharness.ci.__main__ import main
+from evalharness.ci.cli import main
 from evalharness.ci.github_api import GitHubAPI, GitHubError
 from evalharness.report.markdown import MARKER
 

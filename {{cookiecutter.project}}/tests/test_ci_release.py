@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from evalharness.ci.__main__ import main
+from evalharness.ci.cli import main
 from evalharness.ci.errors import BadInput
 from evalharness.ci.git import remote_auth_env
 from evalharness.ci.release import latest_tag, next_version, parse_version, read_manifest, release
@@ -203,6 +203,19 @@ def test_latest_tag_sorts_semantically_and_ignores_other_tags(tmp_path: Path, mo
 
 
 # ------------------------------------------------------------ releasing
+
+
+def test_the_tag_prefix_comes_from_pyproject_unless_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work, _remote = make_repo(tmp_path, monkeypatch)
+    results = write_results(tmp_path / "results", work)
+    args = ["release", "--results", str(results), "--repo", str(work), "--no-push"]
+    assert run(*args) == 2  # no --prefix and no [tool.evalharness] tag_prefix: refused before tagging anything
+    assert "tag_prefix" in capsys.readouterr().err and git(work, "tag") == ""
+    (work / "pyproject.toml").write_text('[tool.evalharness]\ntag_prefix = "ship-"\n', encoding="utf-8")
+    assert run(*args) == 0
+    assert git(work, "tag") == "ship-1.0.0"
 
 
 @pytest.mark.parametrize("prefix", ["model-v", "bot/"])

@@ -66,6 +66,14 @@ def _run_expecting(project: Path, code: int, capsys: pytest.CaptureFixture[str])
             "metrics.facts.threshold",
         ),
         (CONFIG, "concurrency: 8 ", "concurrency: many ", "concurrency"),
+        (CONFIG, "    metrics: [security,", "    metrics: [securty,", "suites.probes: unknown metric 'securty'"),
+        (CONFIG, "  forbidden:     {", "  forbiden:     {", "metrics: unknown metric 'forbiden'"),
+        (
+            DATASET,
+            "    tags: [in-scope, account-and-login]",
+            "    thresholds: {security: 0.5}",
+            "cases[0].thresholds: 'security' is not a metric of this suite",
+        ),
         (
             CONFIG,
             "    dataset: datasets/support.yaml",
@@ -126,5 +134,5 @@ def test_live_run_without_key_is_infrastructure_exit_3(
 def test_bad_shard_argument(
     eval_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SHARD", "3/2")
+    monkeypatch.setenv("EVAL_SHARD", "3/2")
     assert "SHARD='3/2'" in _run_expecting(eval_project, 2, capsys)

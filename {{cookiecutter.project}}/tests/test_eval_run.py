@@ -36,7 +36,7 @@ def summary(project: Path, results: str) -> dict:
 
 
 def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> None:
-    first = run(eval_project, "run", RESULTS="results/base")
+    first = run(eval_project, "run", EVAL_RESULTS="results/base")
     assert first.returncode == 0, first.stderr
     base = summary(eval_project, "results/base")
     assert base["cases"] == SAMPLE_CASES and base["model_calls"]["live"] == SAMPLE_CASES
@@ -50,7 +50,7 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
         "skipped": base["metrics"]["correctness"]["statuses"]["skipped"]
     }
 
-    second = run(eval_project, "run", RESULTS="results/head")
+    second = run(eval_project, "run", EVAL_RESULTS="results/head")
     assert second.returncode == 0, second.stderr
     head = summary(eval_project, "results/head")
     assert head["model_calls"] == {**head["model_calls"], "live": 0, "cached": SAMPLE_CASES}
@@ -71,9 +71,13 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
 
 @pytest.mark.slow
 def test_replay_without_cache_is_not_evaluated_and_inconclusive(eval_project: Path) -> None:
-    assert run(eval_project, "run", RESULTS="results/base").returncode == 0
+    assert run(eval_project, "run", EVAL_RESULTS="results/base").returncode == 0
     replay = run(
-        eval_project, "run", RESULTS="results/fork", MODEL_MODE="replay", EVAL_CACHE=str(eval_project / "empty.sqlite")
+        eval_project,
+        "run",
+        EVAL_RESULTS="results/fork",
+        EVAL_CACHE_MODE="replay",
+        EVAL_CACHE=str(eval_project / "empty.sqlite"),
     )
     assert replay.returncode == 0, replay.stderr
     assert summary(eval_project, "results/fork")["units"] == {"not_evaluated": SAMPLE_CASES}
@@ -88,8 +92,8 @@ def test_judge_metrics_run_against_a_loopback_judge(eval_project: Path) -> None:
         result = run(
             eval_project,
             "run",
-            RESULTS="results/judged",
-            SHARD="1/10",
+            EVAL_RESULTS="results/judged",
+            EVAL_SHARD="1/10",
             JUDGE_BASE_URL=judge.base_url,
             JUDGE_API_KEY="sk-test",
         )
@@ -109,7 +113,12 @@ def test_judge_down_is_an_infrastructure_error_not_a_low_score(eval_project: Pat
     with FakeOpenAI() as judge:
         closed = judge.base_url
     result = run(
-        eval_project, "run", RESULTS="results/down", SHARD="1/10", JUDGE_BASE_URL=closed, JUDGE_API_KEY="sk-test"
+        eval_project,
+        "run",
+        EVAL_RESULTS="results/down",
+        EVAL_SHARD="1/10",
+        JUDGE_BASE_URL=closed,
+        JUDGE_API_KEY="sk-test",
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "infrastructure errors" in result.stderr
@@ -119,9 +128,9 @@ def test_judge_down_is_an_infrastructure_error_not_a_low_score(eval_project: Pat
 
 @pytest.mark.slow
 def test_shards_merged_equal_the_unsharded_run(eval_project: Path) -> None:
-    assert run(eval_project, "run", RESULTS="results/all").returncode == 0
+    assert run(eval_project, "run", EVAL_RESULTS="results/all").returncode == 0
     for index in (1, 2, 3):
-        assert run(eval_project, "run", RESULTS=f"results/shard{index}", SHARD=f"{index}/3").returncode == 0
+        assert run(eval_project, "run", EVAL_RESULTS=f"results/shard{index}", EVAL_SHARD=f"{index}/3").returncode == 0
     merged = run(eval_project, "merge", "results/merged", "results/shard1", "results/shard2", "results/shard3")
     assert merged.returncode == 0, merged.stderr
     whole, joined = summary(eval_project, "results/all"), summary(eval_project, "results/merged")
@@ -131,9 +140,11 @@ def test_shards_merged_equal_the_unsharded_run(eval_project: Path) -> None:
 
 @pytest.mark.slow
 def test_a_run_given_its_baseline_stops_as_soon_as_a_fail_is_certain(eval_project: Path) -> None:
-    assert run(eval_project, "run", RESULTS="results/base").returncode == 0
+    assert run(eval_project, "run", EVAL_RESULTS="results/base").returncode == 0
     # Retrieval off: every in-scope answer breaks, which the first look sees.
-    broken = run(eval_project, "run", RESULTS="results/broken", BASELINE="results/base", EVAL_SET="retrieval.top_k=0")
+    broken = run(
+        eval_project, "run", EVAL_RESULTS="results/broken", EVAL_BASELINE="results/base", EVAL_SET="retrieval.top_k=0"
+    )
     assert broken.returncode == 0, broken.stderr
     assert "stopped early at look 1: FAIL is certain" in broken.stdout
     stopped = summary(eval_project, "results/broken")
@@ -163,7 +174,7 @@ def test_the_cost_cap_ends_a_live_run_and_its_gate_never_passes(eval_project: Pa
 
     with FakeOpenAI(default=reply) as model:
         env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": model.base_url, "BOT_PROVIDER": "openai"}
-        capped = run(eval_project, "run", RESULTS="results/capped", **env)
+        capped = run(eval_project, "run", EVAL_RESULTS="results/capped", **env)
         calls = len(model.requests)
     assert capped.returncode == 0, capped.stderr
     assert "stopped at the cost cap $0.01" in capped.stdout
@@ -182,7 +193,7 @@ def test_the_cost_cap_ends_a_live_run_and_its_gate_never_passes(eval_project: Pa
 
 @pytest.mark.slow
 def test_two_runs_on_one_dir_one_is_refused_and_the_results_equal_a_single_run(eval_project: Path) -> None:
-    env = {**os.environ, "RESULTS": "results/dup"}
+    env = {**os.environ, "EVAL_RESULTS": "results/dup"}
     command = [sys.executable, "-m", "evalharness", "run"]
     procs = [subprocess.Popen(command, cwd=eval_project, env=env, stdout=PIPE, stderr=PIPE, text=True) for _ in "ab"]
     outcomes = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
@@ -191,7 +202,7 @@ def test_two_runs_on_one_dir_one_is_refused_and_the_results_equal_a_single_run(e
     for code, err in outcomes:
         if code == 2:
             assert "another run is writing this results dir" in err and "results/dup" in err
-    assert run(eval_project, "run", RESULTS="results/single").returncode == 0
+    assert run(eval_project, "run", EVAL_RESULTS="results/single").returncode == 0
     doubled, single = summary(eval_project, "results/dup"), summary(eval_project, "results/single")
     assert doubled["metrics"] == single["metrics"] and doubled["units"] == {"ok": SAMPLE_CASES}
     gate = run(eval_project, "gate", "--baseline", "results/single", "--results", "results/dup")
@@ -200,7 +211,7 @@ def test_two_runs_on_one_dir_one_is_refused_and_the_results_equal_a_single_run(e
 
 @pytest.mark.slow
 def test_a_results_dir_cut_in_half_is_bad_input_not_a_verdict(eval_project: Path) -> None:
-    assert run(eval_project, "run", RESULTS="results/whole").returncode == 0
+    assert run(eval_project, "run", EVAL_RESULTS="results/whole").returncode == 0
     rows = eval_project / "results/whole/results.jsonl"
     data = rows.read_bytes()
     rows.write_bytes(data[: len(data) // 2 + 7])  # an interrupted upload: half the rows, the last one torn
@@ -215,7 +226,7 @@ def test_a_server_that_never_answers_ends_the_run_with_exit_3_within_a_minute(ev
     with FakeOpenAI(default=lambda body: Hang(120)) as model:
         env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": model.base_url, "BOT_PROVIDER": "openai"}
         started = time.monotonic()
-        hung = run(eval_project, "run", RESULTS="results/hung", **env)
+        hung = run(eval_project, "run", EVAL_RESULTS="results/hung", **env)
         elapsed = time.monotonic() - started
     assert hung.returncode == 3, hung.stdout + hung.stderr
     assert elapsed < 60, elapsed
@@ -228,7 +239,14 @@ def test_errors_say_what_happened_without_the_server_address(eval_project: Path)
     replies = iter([Raw(b'{"id": "x", "choices": [oops'), Raw(b'{"id": "x", "choi', promise=500)])
     with FakeOpenAI(default=lambda body: next(replies, Raw(b"{bad"))) as model:
         env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": model.base_url, "BOT_PROVIDER": "openai"}
-        run(eval_project, "run", "-k", "password-reset-link-expiry or account-lockout", RESULTS="results/bad", **env)
+        run(
+            eval_project,
+            "run",
+            "-k",
+            "password-reset-link-expiry or account-lockout",
+            EVAL_RESULTS="results/bad",
+            **env,
+        )
     reasons = {
         row["reason"] for row in read_rows(eval_project / "results/bad/outputs.jsonl") if row["status"] == "error"
     }
@@ -246,12 +264,12 @@ def test_a_judge_reply_that_is_not_json_is_asked_again_on_the_next_run(eval_proj
         return bad if state["broken"] else good(body)
 
     with FakeOpenAI(default=judge) as server:
-        env = {"JUDGE_BASE_URL": server.base_url, "JUDGE_API_KEY": "sk-test", "SHARD": "1/20"}
-        first = run(eval_project, "run", RESULTS="results/judged", **env)
+        env = {"JUDGE_BASE_URL": server.base_url, "JUDGE_API_KEY": "sk-test", "EVAL_SHARD": "1/20"}
+        first = run(eval_project, "run", EVAL_RESULTS="results/judged", **env)
         assert first.returncode == 3, first.stdout + first.stderr  # the judge failed: infrastructure
         asked_before = len(server.requests)
         state["broken"] = False
-        second = run(eval_project, "run", RESULTS="results/judged", **env)
+        second = run(eval_project, "run", EVAL_RESULTS="results/judged", **env)
         assert second.returncode == 0, second.stdout + second.stderr
         asked_again = len(server.requests) - asked_before
     calls = summary(eval_project, "results/judged")["model_calls"]

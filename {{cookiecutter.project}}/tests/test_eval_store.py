@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -124,11 +125,17 @@ def test_replay_mode_reports_misses_and_refresh_overwrites(tmp_path: Path) -> No
 
 
 def test_rate_limiter_spreads_calls() -> None:
-    limiter = RateLimiter(per_minute=1200)  # 20 per second, burst of 20
-    started = time.monotonic()
+    """On a clock of its own (no timing window to flake on a loaded machine): 20 per second, burst of 20."""
+    now = [0.0]
+    limiter = RateLimiter(per_minute=1200, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    granted = []
     for _ in range(30):
         limiter.acquire()
-    assert 0.4 <= time.monotonic() - started < 2.0  # the 10 calls past the burst wait ~0.5 s
+        granted.append(now[0])
+    assert granted[:20] == [0.0] * 20  # the burst goes at once
+    gaps = [b - a for a, b in itertools.pairwise(granted[19:])]
+    assert all(abs(gap - 0.05) < 1e-9 for gap in gaps)  # then one every 1/20 s
+    assert abs(granted[-1] - 0.5) < 1e-9
 
 
 def test_units_run_in_a_seeded_shuffle_after_the_ones_that_must_all_run() -> None:

@@ -28,7 +28,7 @@ def _experiments(server: FakeLangSmith) -> list[dict]:
 @pytest.mark.slow
 def test_two_runs_sync_the_dataset_once_and_log_two_experiments(eval_project: Path, langsmith: FakeLangSmith) -> None:
     for results in ("results/base", "results/head"):
-        done = run(eval_project, "run", RESULTS=results)
+        done = run(eval_project, "run", EVAL_RESULTS=results)
         assert done.returncode == 0, done.stderr
         assert "LangSmith" not in done.stderr
 
@@ -75,12 +75,12 @@ def test_two_runs_sync_the_dataset_once_and_log_two_experiments(eval_project: Pa
 def test_a_changed_case_is_updated_and_a_resumed_run_keeps_its_experiment(
     eval_project: Path, langsmith: FakeLangSmith
 ) -> None:
-    assert run(eval_project, "run", "-k", "password", RESULTS="results/a").returncode == 0
-    assert 0 < summary(eval_project, "results/a")["cases"] < SAMPLE_CASES  # `-k` (make eval SUITE=...) picks cases
+    assert run(eval_project, "run", "-k", "password", EVAL_RESULTS="results/a").returncode == 0
+    assert 0 < summary(eval_project, "results/a")["cases"] < SAMPLE_CASES  # `-k` (make eval SELECT=...) picks cases
     dataset = eval_project / "evals/datasets/support.yaml"
     dataset.write_text(dataset.read_text().replace('facts: ["60 minutes"]', 'facts: ["60 minutes", "email"]'))
-    assert run(eval_project, "run", "-k", "password", RESULTS="results/b").returncode == 0
-    assert run(eval_project, "run", "-k", "password", RESULTS="results/b").returncode == 0  # a resume
+    assert run(eval_project, "run", "-k", "password", EVAL_RESULTS="results/b").returncode == 0
+    assert run(eval_project, "run", "-k", "password", EVAL_RESULTS="results/b").returncode == 0  # a resume
 
     assert len(langsmith.examples) == SAMPLE_CASES and langsmith.calls("PATCH", "/examples/bulk") == 1
     changed = langsmith.examples[example_id(DATASET, "support", "password-reset-link-expiry")]
@@ -93,7 +93,13 @@ def test_a_changed_case_is_updated_and_a_resumed_run_keeps_its_experiment(
 @pytest.mark.slow
 def test_the_shards_of_one_run_share_one_experiment(eval_project: Path, langsmith: FakeLangSmith) -> None:
     for index in (1, 2):
-        done = run(eval_project, "run", RESULTS=f"results/shard{index}", SHARD=f"{index}/2", EVAL_RUN_ID="4242-1-head")
+        done = run(
+            eval_project,
+            "run",
+            EVAL_RESULTS=f"results/shard{index}",
+            EVAL_SHARD=f"{index}/2",
+            EVAL_RUN_ID="4242-1-head",
+        )
         assert done.returncode == 0, done.stderr
     (experiment,) = _experiments(langsmith)
     assert experiment["name"].endswith(":4242-1-head")
@@ -109,14 +115,14 @@ def test_the_shards_of_one_run_share_one_experiment(eval_project: Path, langsmit
 def test_an_outage_leaves_results_and_exit_codes_unchanged(eval_project: Path) -> None:
     key = "lsv2_pt_0utage0utage0utage0utage0utage00_0123456789"
     started = time.monotonic()
-    assert run(eval_project, "run", RESULTS="results/untraced").returncode == 0
+    assert run(eval_project, "run", EVAL_RESULTS="results/untraced").returncode == 0
     untraced_s = time.monotonic() - started  # a cold cache, so if anything the traced runs have it easier
     reference = summary(eval_project, "results/untraced")
 
     for outage in ("down", "503", "hang"):
         with FakeLangSmith("ok" if outage == "down" else outage) as server:
             endpoint = "http://127.0.0.1:9" if outage == "down" else server.url  # port 9: nothing listens
-            env = {"LANGSMITH_ENDPOINT": endpoint, "LANGSMITH_API_KEY": key, "RESULTS": f"results/{outage}"}
+            env = {"LANGSMITH_ENDPOINT": endpoint, "LANGSMITH_API_KEY": key, "EVAL_RESULTS": f"results/{outage}"}
             started = time.monotonic()
             done = run(eval_project, "run", **env)
             elapsed = time.monotonic() - started

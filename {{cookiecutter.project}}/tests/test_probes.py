@@ -53,7 +53,7 @@ def _probe_run(project: Path, results: str) -> subprocess.CompletedProcess[str]:
 
 
 def _harness(project: Path, results: str, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "RESULTS": results}
+    environment = {**os.environ, "EVAL_RESULTS": results}
     return subprocess.run(
         [sys.executable, "-m", "evalharness", *args],
         cwd=project, env=environment, capture_output=True, text=True, timeout=300, check=False,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalharness.ci.__main__ import main as ci_main
+from evalharness.ci.cli import main as ci_main
 from evalharness.datasets import load_dataset
 from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir
 from evalharness.selection.candidates import candidate_text, deep_merge

@@ -119,7 +119,7 @@ def test_a_failed_model_call_is_recorded_as_an_error_on_the_turn(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
     bot = Bot.from_config(project_copy / "bot.yaml")
-    bot.provider._client.max_retries = 0
+    bot.provider._connect().max_retries = 0
     with pytest.raises(Exception, match="could not connect"):
         bot.answer(QUESTION)
     observability.flush()

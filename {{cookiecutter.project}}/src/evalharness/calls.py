@@ -38,24 +38,25 @@ class NotEvaluated(Exception):
 class RateLimiter:
     """At most `per_minute` calls, spread evenly (a token bucket with a burst of one second's worth)."""
 
-    def __init__(self, per_minute: float):
+    def __init__(self, per_minute: float, clock=time.monotonic, sleep=time.sleep):  # tests pass a fake clock
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, self.rate)
         self.tokens = self.capacity
-        self.updated = time.monotonic()
+        self._clock, self._sleep = clock, sleep
+        self.updated = clock()
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
                 self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                if self.tokens >= 1 - 1e-9:  # rounding must not leave a caller sleeping for nothing, forever
+                    self.tokens = max(0.0, self.tokens - 1)
                     return
                 wait = (1 - self.tokens) / self.rate
-            time.sleep(wait)
+            self._sleep(wait)
 
 
 @dataclass

@@ -1,6 +1,17 @@
-"""`python -m evalharness run | gate | report | merge`: what the Makefile targets call.
+"""`evalharness COMMAND`: the one command line of the harness (the Makefile's targets and the workflows call it).
 
-Exit codes: 0 ok / pass, 1 quality fail (gate), 2 bad input or config, 3 infrastructure error.
+    run            the eval suites into a results dir (resumes an interrupted run); extra args go to pytest
+    gate           compare a results dir with a baseline: verdict, reports, exit code
+    report         re-render the reports of a results dir (the same verdict as gate)
+    merge          join shard results dirs into one
+    select         evaluate bot.yaml and its candidates, write the leaderboard
+    leaderboard    the leaderboard of results dirs made elsewhere
+    switch         rewrite bot.yaml as the recommended (or a named) candidate
+    promptfoo      the datasets through promptfoo into the results dir (+ promptfoo-view, redteam)
+    ci STEP        what the GitHub workflows run (see `evalharness ci --help`)
+
+Options default to the EVAL_* variables (README: "Environment"). Exit codes: 0 ok / pass, 1 quality fail
+(gate), 2 bad input or config, 3 infrastructure error.
 """
 
 from __future__ import annotations
@@ -13,16 +24,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalharness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
-from evalharness.runner import RunOutcome
-from yamlcheck import FileError
-from yamlcheck import report as report_file_error
 
-os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "1")
+GATE_MODES = ("pr", "release", "nightly")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `run` hands everything after it to pytest, as is (`run -k refund`: what `make eval SUITE=refund` calls).
+    if argv[:1] == ["ci"]:  # before anything else is imported: some steps run with the standard library only
+        from evalharness.ci.cli import main as ci
+
+        return ci(argv[1:])
+    os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "1")
+    from yamlcheck import FileError
+    from yamlcheck import report as report_file_error
+
+    # `run` hands everything after it to pytest, as is (`run -k refund`).
     passthrough = argv[1:] if argv[:1] == ["run"] and argv[1:2] not in (["-h"], ["--help"]) else []
     args = _parser().parse_args(argv[:1] if passthrough else argv)
     if passthrough:
@@ -31,34 +47,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.command(args)
     except FileError as exc:
         return report_file_error(exc)
-    except ValueError as exc:  # bad arguments, e.g. SHARD=5/2
+    except ValueError as exc:  # bad arguments, e.g. EVAL_SHARD=5/2
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evalharness", description=__doc__)
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="evalharness", description=__doc__, formatter_class=raw)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the eval suites into a results dir (resumes an interrupted run)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, e.g. -k refund")
     run.set_defaults(command=_run)
 
-    gate = commands.add_parser("gate", help="compare a results dir with a baseline and write the verdict")
-    gate.add_argument("--results", type=Path, default=None)
-    gate.add_argument("--baseline", type=Path, default=None, help="omit for absolute thresholds only")
-    gate.add_argument("--mode", choices=("pr", "release", "nightly"), default="pr")
-    gate.add_argument(
-        "--accept-worse", action="store_true", help="a maintainer accepts a WORSE? verdict (PR mode): exit 0"
-    )
-    gate.set_defaults(command=_gate)
-
-    report = commands.add_parser("report", help="re-render the reports of a results dir (same verdict as gate)")
-    report.add_argument("--results", type=Path, default=None)
-    report.add_argument("--baseline", type=Path, default=None)
-    report.add_argument("--mode", choices=("pr", "release", "nightly"), default="pr")
-    report.add_argument("--accept-worse", action="store_true", help="as for gate")
-    report.set_defaults(command=_report)
+    for name, command, about in (
+        ("gate", _gate, "compare a results dir with a baseline and write the verdict"),
+        ("report", _report, "re-render the reports of a results dir (same verdict as gate)"),
+    ):
+        sub = commands.add_parser(name, help=about)
+        sub.add_argument("--results", type=Path, default=None, help="default: $EVAL_RESULTS or results/latest")
+        sub.add_argument("--baseline", type=Path, default=None, help="default: $EVAL_BASELINE (none: thresholds only)")
+        sub.add_argument("--mode", choices=GATE_MODES, default=None, help="default: $EVAL_GATE_MODE or pr")
+        sub.add_argument("--accept-worse", action="store_true", help="a maintainer accepts WORSE? (PR mode): exit 0")
+        sub.set_defaults(command=command)
 
     promptfoo = commands.add_parser("promptfoo", help="run the datasets through promptfoo into the results dir")
     promptfoo.add_argument("--results", type=Path, default=None)
@@ -75,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 
     select = commands.add_parser("select", help="evaluate bot.yaml and its candidates, write the leaderboard")
     select.add_argument("--out", type=Path, default=Path("results/select"))
-    select.add_argument("--only", default="", help="comma-separated candidate names (default: all)")
+    select.add_argument(
+        "--only", default=None, help="comma-separated candidate names (default: $EVAL_CANDIDATES or all)"
+    )
     select.set_defaults(command=_select)
 
     board = commands.add_parser("leaderboard", help="the leaderboard of results dirs made elsewhere (CI)")
@@ -92,44 +110,54 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("output", type=Path)
     merge.add_argument("shards", type=Path, nargs="+")
     merge.set_defaults(command=_merge)
+
+    commands.add_parser("ci", help="what the GitHub workflows run: evalharness ci --help")
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     import pytest
 
-    from evalharness.pytest_plugin import SESSION_KEY
-    from evalharness.session import EvalSession, RunOptions
+    from evalharness.options import RunOptions
+    from evalharness.pytest_plugin import RUN_KEY, EvalRun
+    from evalharness.run import connect, prepare
+    from yamlcheck import FileError
 
-    session = EvalSession.prepare(RunOptions.from_env())  # bad datasets or config: exit 2, nothing written
+    eval_run = EvalRun(prepare(RunOptions.from_env()))  # bad datasets or config: exit 2, nothing written
     try:
-        session.connect()
+        eval_run.run = connect(eval_run.inputs)
     except FileError:
         raise
     except Exception as exc:  # the target could not start: a missing key, an unreachable dependency
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INFRA
 
-    class _Session:
+    class _Handover:
         @staticmethod
         def pytest_configure(config: pytest.Config) -> None:
-            config.stash[SESSION_KEY] = session
+            config.stash[RUN_KEY] = eval_run
 
+    select = eval_run.inputs.options.select
     # Only the harness's plugin: the ones installed packages register (deepeval's, rerunfailures' socket
-    # server, xdist, ...) cost start-up time and do nothing for an eval run. Nor do pytest's per-test log
-    # capture (cases run in the session fixture's threads, not in their tests) and its collection of
-    # unraisable and thread exceptions, which runs five garbage collections at exit.
+    # server, xdist, ...) cost start-up time and do nothing for an eval run; nor do pytest's per-test log
+    # capture (cases run in the run's threads) and its collection of unraisable and thread exceptions.
     autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
         code = pytest.main(
             [
-                *("evals", "-m", "eval", "-q", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
+                *("evals", "-q", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
                 *("-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging"),
-                *("-W", "ignore::pytest.PytestAssertRewriteWarning"),  # the harness is imported before pytest
+                *(
+                    "-W",
+                    "ignore::pytest.PytestAssertRewriteWarning",
+                    "-W",
+                    "ignore::pytest.PytestConfigWarning",
+                ),  # the harness is imported before pytest
+                *(("-k", select) if select else ()),
                 *args.pytest_args,
             ],
-            plugins=[_Session()],
+            plugins=[_Handover()],
         )
     finally:
         if autoload is None:
@@ -141,14 +169,18 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if code == pytest.ExitCode.INTERRUPTED:
         return EXIT_INFRA
-    outcome, summary = session.outcome, session.summary
+    outcome, summary = eval_run.outcome, eval_run.summary
     if outcome is None:
         return EXIT_BAD_INPUT
-    print(_one_line(session.options.results, summary, outcome))
+    options = eval_run.inputs.options
+    calls = summary.get("model_calls", {})
+    print(
+        f"eval: {summary.get('cases')} cases ({outcome.ran} run now, {outcome.skipped_done} already done) -> "
+        f"{options.results}; model calls: {calls.get('live', 0)} live, {calls.get('cached', 0)} cached; "
+        f"answered by {', '.join(summary.get('providers', [])) or 'nobody'}"
+    )
     if outcome.stopped:
         print(f"eval: {_stopped_line(outcome.stopped)}")
-    if code == pytest.ExitCode.TESTS_FAILED and not outcome.errors:
-        print("eval: cases below their per-case thresholds are data for the gate, not a failed run (see make gate)")
     if outcome.stalled_s is not None:
         print(
             f"error: the model or judge server stopped answering (no call came back for {outcome.stalled_s:.0f} s, "
@@ -165,16 +197,6 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_INFRA
     return EXIT_PASS
-
-
-def _one_line(results: Path, summary: dict, outcome: RunOutcome) -> str:
-    calls = summary.get("model_calls", {})
-    return (
-        f"eval: {summary.get('cases')} cases ({outcome.ran} run now, {outcome.skipped_done} already done)"
-        f" -> {results}; "
-        f"model calls: {calls.get('live', 0)} live, {calls.get('cached', 0)} cached; "
-        f"answered by {', '.join(summary.get('providers', [])) or 'nobody'}"
-    )
 
 
 def _stopped_line(stopped: dict) -> str:
@@ -215,14 +237,18 @@ def _verdict(args: argparse.Namespace) -> dict:
     from evalharness.settings import DEFAULT_EVAL_CONFIG, load_settings
 
     settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
-    baseline = args.baseline or (Path(os.environ["BASELINE"]) if os.environ.get("BASELINE") else None)
-    verdict = evaluate(settings, _results(args), baseline, args.mode, accept_worse=args.accept_worse)
+    baseline = args.baseline or (Path(_env("EVAL_BASELINE")) if _env("EVAL_BASELINE") else None)
+    mode = args.mode or _env("EVAL_GATE_MODE") or "pr"
+    if mode not in GATE_MODES:
+        raise ValueError(f"EVAL_GATE_MODE={mode!r}: expected one of {', '.join(GATE_MODES)}")
+    accept = args.accept_worse or _env("EVAL_ACCEPT_WORSE").lower() == "true"
+    verdict = evaluate(settings, _results(args), baseline, mode, accept_worse=accept)
     write_reports(_results(args), verdict)
     return verdict
 
 
 def _results(args: argparse.Namespace) -> Path:
-    return args.results or Path(os.environ.get("RESULTS") or "results/latest")
+    return args.results or Path(_env("EVAL_RESULTS") or "results/latest")
 
 
 def _promptfoo(args: argparse.Namespace) -> int:
@@ -278,7 +304,8 @@ def _redteam(args: argparse.Namespace) -> int:
 def _select(args: argparse.Namespace) -> int:
     from evalharness.selection.commands import select
 
-    return select(args.out, [n.strip() for n in args.only.split(",") if n.strip()])
+    only = _env("EVAL_CANDIDATES") if args.only is None else args.only
+    return select(args.out, [n.strip() for n in only.split(",") if n.strip()])
 
 
 def _leaderboard(args: argparse.Namespace) -> int:

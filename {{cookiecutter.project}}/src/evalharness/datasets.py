@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from evalharness.settings import ALL_METRICS
+from evalharness.settings import MetricName
 from yamlcheck import FileError, load_yaml, validate_file
 
 
@@ -46,7 +46,7 @@ class Case(_Strict):
     tags: list[str] = []
     # A case that passed on the base and fails on the head blocks the PR whatever the statistics say.
     must_pass: bool = False
-    thresholds: dict[Literal[ALL_METRICS], Annotated[float, Field(ge=0.0, le=1.0)]] = {}  # type: ignore[valid-type]
+    thresholds: dict[MetricName, Annotated[float, Field(ge=0.0, le=1.0)]] = {}  # checked against the suite's metrics
 
     @model_validator(mode="after")
     def _one_input(self) -> Case:
@@ -76,7 +76,8 @@ class Dataset(BaseModel):
     sha256: str  # content hash: part of the identity of every results dir
 
 
-def load_dataset(path: Path, knowledge_dir: Path | None = None) -> Dataset:
+def load_dataset(path: Path, knowledge_dir: Path | None = None, metrics: list[str] | None = None) -> Dataset:
+    """A validated dataset; with `metrics` (its suite's), a per-case threshold must name one of them."""
     data, lines, sha256 = _read(path)
     parsed = validate_file(path, DatasetFile, data, lines)
     if not parsed.cases:
@@ -90,6 +91,10 @@ def load_dataset(path: Path, knowledge_dir: Path | None = None) -> Dataset:
                 (line, f"cases[{index}].id: duplicate id {case.id!r} (first used on line {first_seen[case.id]})")
             )
         first_seen.setdefault(case.id, line or 0)
+        for metric in case.thresholds if metrics is not None else ():
+            if metric not in metrics:
+                where = lines.get(("cases", index, "thresholds", metric))
+                problems.append((where, f"cases[{index}].thresholds: {metric!r} is not a metric of this suite"))
         if knowledge_dir is not None:
             for j, source in enumerate(case.expect.sources):
                 if not (knowledge_dir / source).is_file():

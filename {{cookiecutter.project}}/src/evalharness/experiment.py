@@ -20,14 +20,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import observability
 from evalharness.datasets import Case, Dataset
+from evalharness.options import RunOptions
 from evalharness.results import ResultsDir, write_json
-
-if TYPE_CHECKING:
-    from evalharness.session import EvalSession
 
 EXPERIMENT_FILE = "langsmith.json"
 _EXAMPLE_IDS = uuid.UUID("6f1d2c52-5d0e-4a44-9b8e-3f0b8f7c2a10")  # namespace of the derived example ids
@@ -88,27 +86,30 @@ class Experiment(Tracking):
         self._failed = threading.Event()
 
     @classmethod
-    def start(cls, session: EvalSession) -> Tracking:
+    def start(
+        cls, results: ResultsDir, dataset: str, datasets: dict[str, Dataset], options: RunOptions, system: dict
+    ) -> Tracking:
         """Sync the dataset and open (or, on resume, reopen) the experiment; tracking off if LangSmith is."""
         client = observability.client()
         if client is None:
             return Tracking()
         try:
-            return cls._open(client, session)
+            return cls._open(client, results, dataset, datasets, options, system)
         except Exception as exc:  # unreachable, refusing, or answering nonsense: evaluate without it
             observability.give_up(f"{type(exc).__name__}: {exc}")
             return Tracking()
 
     @classmethod
-    def _open(cls, client: Any, session: EvalSession) -> Experiment:
-        dataset = session.settings.langsmith.dataset
-        dataset_id, examples = sync_dataset(client, dataset, session.datasets)
-        remembered = _remembered(session.results)
+    def _open(
+        cls, client: Any, results: ResultsDir, dataset: str, datasets: dict, options: RunOptions, system: dict
+    ) -> Experiment:
+        dataset_id, examples = sync_dataset(client, dataset, datasets)
+        remembered = _remembered(results)
         if remembered:  # a resumed run continues its experiment
             project = client.read_project(project_id=remembered["id"])
         else:
-            project = _shared_or_new(client, session, dataset, dataset_id)
-            write_json(session.results.path / EXPERIMENT_FILE, {"id": str(project.id), "name": project.name})
+            project = _shared_or_new(client, results, options, system, dataset, dataset_id)
+            write_json(results.path / EXPERIMENT_FILE, {"id": str(project.id), "name": project.name})
         return cls(client, project, examples)
 
     @contextmanager
@@ -213,12 +214,14 @@ def sync_dataset(client: Any, name: str, datasets: dict[str, Dataset]) -> tuple[
     return str(dataset.id), ids
 
 
-def _shared_or_new(client: Any, session: EvalSession, dataset: str, dataset_id: str) -> Any:
+def _shared_or_new(
+    client: Any, results: ResultsDir, options: RunOptions, system: dict, dataset: str, dataset_id: str
+) -> Any:
     """A new experiment; with EVAL_RUN_ID, the one its sibling shards share (whichever shard comes first makes it)."""
     from langsmith.utils import LangSmithConflictError, LangSmithNotFoundError
 
-    identity = session.results.identity()
-    run_id = session.options.run_id
+    identity = results.identity()
+    run_id = options.run_id
     name = f"{dataset}:{identity['versions'].get('config', 'unknown')[:8]}:{run_id or uuid.uuid4().hex[:8]}"
     if run_id:
         try:
@@ -227,9 +230,9 @@ def _shared_or_new(client: Any, session: EvalSession, dataset: str, dataset_id: 
             pass
     metadata = {
         "versions": identity["versions"],
-        "mode": session.options.mode,
+        "mode": options.mode,
         "eval_run_id": run_id,
-        "system": session.target.describe() if session.target else None,
+        "system": system,
     }
     try:
         return client.create_project(name, reference_dataset_id=dataset_id, metadata=metadata)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from evalharness import changes, stats
 from evalharness.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INFRA, EXIT_PASS
-from evalharness.promptfoo.cli import SUMMARY as PROMPTFOO_SUMMARY
+from evalharness.results import PROMPTFOO_SUMMARY
 from evalharness.settings import EvalSettings
 from evalharness.sides import Side, read_side
 from evalharness.stats.bounds import percentile, t_interval, threshold_verdict, wilson_interval

@@ -1,124 +1,161 @@
-"""Eval suites as pytest tests: `@pytest.mark.eval("suite")` + a `case` parameter per dataset case.
+"""Eval suites as pytest tests, collected from evals/eval.yaml itself: one item per case of each suite, so a
+suite is named in one place (`pytest evals -k refund` works as usual; `evalharness run` is the same run).
 
-All selected cases are evaluated concurrently the first time a test needs a result (so a run approaches
-N·L/C, not N·L); each test then reports its own case. `pytest evals -k refund` evaluates only what it
-selects. Through `python -m evalharness run` (make eval) the exit code follows the gate contract instead of
-pytest's: failing cases are data for the gate, not a failed run.
+The cases of the selected items run concurrently in the background from the first item on (so a run
+approaches N·L/C, not N·L), in the run's own order, which the items follow: each item reports as soon as its
+case is done, while the rest are still waiting on the model. A case below its per-case thresholds is data
+for the gate, not a broken test: it passes, and says what it missed (EVAL_STRICT=true fails it instead).
+An infrastructure error fails its item; a case not evaluated (a replay miss) or not run (the run stopped
+early) is skipped, with the reason.
 """
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from evalharness.calls import MODES
 from evalharness.datasets import Case
-from evalharness.session import EvalSession, RunOptions, parse_shard
-from evalharness.settings import DEFAULT_EVAL_CONFIG
+from evalharness.options import RunOptions, env
+from evalharness.run import Inputs, Run, close, connect, execute, prepare, runs_in_full, units
+from evalharness.runner import RunOutcome, Unit, in_shard, run_order
 
-SESSION_KEY = pytest.StashKey[EvalSession]()
-SELECTED_KEY = pytest.StashKey[set]()
+RUN_KEY = pytest.StashKey["EvalRun"]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("evalharness")
-    group.addoption("--results", default=None, help="results dir (default: $RESULTS or results/latest)")
-    group.addoption("--model-mode", choices=MODES, default=None, help="live | replay | refresh")
-    group.addoption("--shard", default=None, help="i/n: run a deterministic subset of the cases")
-    group.addoption("--repeats", type=int, default=None, help="override every suite's repeats")
+@dataclass
+class EvalRun:
+    """The run behind one pytest session: started by the first item, finished with the session."""
+
+    inputs: Inputs
+    run: Run | None = None
+    outcome: RunOutcome | None = None
+    summary: dict = field(default_factory=dict)
+    pending: dict[tuple[str, str], int] = field(default_factory=dict)  # case -> repeats still to come
+    rows: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    done: dict[tuple[str, str], threading.Event] = field(default_factory=dict)
+    thread: threading.Thread | None = None
+    failure: BaseException | None = None
+
+    def start(self, selected: list[Unit]) -> None:
+        if self.run is None:
+            self.run = connect(self.inputs)
+        for unit in selected:
+            key = (unit.suite, unit.case.id)
+            self.pending[key] = self.pending.get(key, 0) + 1
+            self.done.setdefault(key, threading.Event())
+        self.thread = threading.Thread(target=self._execute, args=(selected,), name="eval-run", daemon=True)
+        self.thread.start()
+
+    def _execute(self, selected: list[Unit]) -> None:
+        try:
+            self.outcome = execute(self.run, selected, self._arrived)
+        except BaseException as exc:
+            self.failure = exc
+        finally:
+            for event in self.done.values():
+                event.set()  # what never came will not come: the items say so
+
+    def _arrived(self, unit: Unit, status: str, rows: list[dict]) -> None:
+        key = (unit.suite, unit.case.id)
+        self.rows.setdefault(key, []).extend(rows or [{"status": status, "metric": "-", "reason": status}])
+        self.pending[key] -= 1
+        if self.pending[key] <= 0:
+            self.done[key].set()
+
+    def finish(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.run is not None and self.outcome is not None:
+            self.summary = close(self.run, self.outcome)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "eval(suite): a test evaluating one case of an eval suite")
+    config.addinivalue_line("markers", "eval(suite): one case of an eval suite (collected from evals/eval.yaml)")
 
 
-def suite_cases(suite: str) -> list[Case]:
-    """The cases of a suite, for @pytest.mark.parametrize (validated: errors name path:line)."""
-    session = EvalSession.prepare(RunOptions(config=DEFAULT_EVAL_CONFIG))
-    return session.datasets[suite].cases
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name == "eval.yaml" and file_path.parent.name == "evals":
+        return SuitesFile.from_parent(parent, path=file_path)
+    return None
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    session = config.stash.get(SESSION_KEY, None)
-    if session is None:
-        options = RunOptions.from_env()
-        if config.getoption("results"):
-            options.results = Path(config.getoption("results"))
-        if config.getoption("model_mode"):
-            options.mode = config.getoption("model_mode")
-        if config.getoption("shard"):
-            options.shard = parse_shard(config.getoption("shard"))
-        if config.getoption("repeats"):
-            options.repeats = config.getoption("repeats")
-        session = EvalSession.prepare(options)
-        config.stash[SESSION_KEY] = session
-    keep, drop, selected = [], [], set()
-    shard_units = {(u.suite, u.case.id) for u in session.units()}
-    for item in items:
-        marker = item.get_closest_marker("eval")
-        callspec = getattr(item, "callspec", None)
-        if marker is None or callspec is None or "case" not in callspec.params:
-            keep.append(item)
-            continue
-        key = (marker.args[0], callspec.params["case"].id)
-        (keep if key in shard_units else drop).append(item)
-        if key in shard_units:
-            selected.add(key)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-    config.stash[SELECTED_KEY] = selected
+class SuitesFile(pytest.File):
+    def collect(self):
+        eval_run = self.config.stash.get(RUN_KEY, None)
+        if eval_run is None:  # `pytest evals`: the run is asked for by the EVAL_* variables
+            eval_run = EvalRun(prepare(RunOptions.from_env(config=_relative(Path(self.path)))))
+            self.config.stash[RUN_KEY] = eval_run
+        inputs = eval_run.inputs
+        for suite, dataset in inputs.datasets.items():
+            for case in dataset.cases:
+                if in_shard(suite, case.id, inputs.options.shard):
+                    item = CaseItem.from_parent(self, name=f"{suite}/{case.id}", suite=suite, case=case)
+                    item.add_marker(pytest.mark.eval(suite))
+                    yield item
 
 
-@pytest.fixture(scope="session")
-def eval_session(request: pytest.FixtureRequest) -> EvalSession:
-    """Run every selected unit once (concurrently), then hand out results."""
-    session = request.config.stash[SESSION_KEY]
-    if session.outcome is None:
-        if session.results is None:
-            session.connect()
-        session.run(session.units(request.config.stash[SELECTED_KEY]))
-        session.rows_by_case = _index(session)
-    return session
+class CaseItem(pytest.Item):
+    def __init__(self, *, suite: str, case: Case, **kwargs):
+        super().__init__(**kwargs)
+        self.suite, self.case = suite, case
+        self.keywords.update({suite: True, **dict.fromkeys(case.tags, True)})  # -k by suite, case id or tag
 
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    eval_session = session.config.stash.get(SESSION_KEY, None)
-    if eval_session is not None and eval_session.outcome is not None:
-        eval_session.summary = eval_session.close()
-
-
-@pytest.fixture
-def eval_case(request: pytest.FixtureRequest, eval_session: EvalSession):
-    """`eval_case(case)`: fail with the metrics the case missed; skip if it was not evaluated."""
-    suite = request.node.get_closest_marker("eval").args[0]
-
-    def check(case: Case) -> None:
-        rows = eval_session.rows_by_case.get((suite, case.id))
-        if rows is None:  # never silently green: a case that was not run fails
-            pytest.fail("not run: the eval stopped early (see the infrastructure errors above)", pytrace=False)
+    def runtest(self) -> None:
+        eval_run = self.config.stash[RUN_KEY]
+        key = (self.suite, self.case.id)
+        eval_run.done[key].wait()
+        if eval_run.failure is not None:
+            raise eval_run.failure
+        rows = eval_run.rows.get(key)
+        if rows is None:  # never silently green: a case the run did not reach
+            reason = "the run stopped early" if eval_run.outcome and eval_run.outcome.stopped else "it stopped"
+            pytest.skip(f"not run: {reason} (see the run's summary)")
         errors = [r for r in rows if r["status"] == "error"]
         if errors:
             pytest.fail(f"infrastructure error (not a quality verdict): {errors[0]['reason']}", pytrace=False)
-        if rows and all(r["status"] == "not_evaluated" for r in rows):
+        if all(r["status"] == "not_evaluated" for r in rows):
             pytest.skip(f"not evaluated: {rows[0]['reason']}")
         missed = [r for r in rows if r["status"] == "ok" and not r["passed"]]
         if missed:
-            # First line: the short summary pytest shows per case; then the details.
-            headline = "; ".join(f"{r['metric']} {r['score']:.2f} < {r['threshold']} ({r['reason']})" for r in missed)
-            pytest.fail(f"{headline}\n  question: {case.question!r}", pytrace=False)
+            lines = "; ".join(f"{r['metric']} {r['score']:.2f} < {r['threshold']} ({r['reason']})" for r in missed)
+            self.user_properties.append(("missed", lines))
+            if env("EVAL_STRICT").lower() == "true":
+                pytest.fail(f"{lines}\n  question: {self.case.question!r}", pytrace=False)
 
-    return check
+    def reportinfo(self):
+        return self.path, None, f"{self.suite}/{self.case.id}"
 
 
-def _index(session: EvalSession) -> dict[tuple[str, str], list[dict]]:
-    rows: dict[tuple[str, str], list[dict]] = {}
-    for row in session.results.results():
-        rows.setdefault((row["suite"], row["case"]), []).append(row)
-    for key, row in session.results.outputs().items():
-        if row["status"] in ("error", "not_evaluated") and (key[0], key[1]) not in rows:
-            rows[(key[0], key[1])] = [{**row, "metric": "-"}]
-        rows.setdefault((key[0], key[1]), [])  # completed, but no metric applied to it
-    return rows
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """After -k and the like: the eval items in the run's own order, and the run started on just them."""
+    eval_run = config.stash.get(RUN_KEY, None)
+    cases = [item for item in items if isinstance(item, CaseItem)]
+    if eval_run is None or not cases or config.option.collectonly:
+        return
+    chosen = {(item.suite, item.case.id) for item in cases}
+    selected = units(eval_run.inputs, chosen)
+    if eval_run.run is None:
+        eval_run.run = connect(eval_run.inputs)
+    ordered = run_order(selected, eval_run.run.settings.seed, lambda u: runs_in_full(eval_run.run, u))
+    position = {(u.suite, u.case.id): n for n, u in reversed(list(enumerate(ordered)))}
+    others = [item for item in items if not isinstance(item, CaseItem)]
+    items[:] = sorted(cases, key=lambda item: position[(item.suite, item.case.id)]) + others
+    eval_run.start(selected)
+
+
+def _relative(path: Path) -> Path:
+    """evals/eval.yaml as the project sees it (messages then name `evals/eval.yaml:LINE`)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    eval_run = session.config.stash.get(RUN_KEY, None)
+    if eval_run is not None and eval_run.thread is not None:
+        eval_run.finish()

@@ -31,6 +31,7 @@ from typing import Any
 from yamlcheck import FileError
 
 RUN_FILE, RESULTS_FILE, OUTPUTS_FILE, SUMMARY_FILE = "run.json", "results.jsonl", "outputs.jsonl", "summary.json"
+PROMPTFOO_SUMMARY = "promptfoo-summary.json"  # a second engine's outcome, when one ran into the dir: the gate reads it
 SCHEMA_VERSION = 1
 RERUN_STATUSES = {"error", "not_evaluated"}  # a resumed run tries these units again
 LOCK_FILE = ".lock"
@@ -136,12 +137,17 @@ class ResultsDir:
         """The latest output row of every unit that completed."""
         return {unit_key(row): row for row in read_jsonl(self.path / OUTPUTS_FILE)}
 
+    def read(self) -> tuple[dict[tuple[str, str, int], Row], list[Row]]:
+        """outputs() and results() from one read of each file (what a comparison needs)."""
+        outputs = self.outputs()
+        return outputs, self.results(outputs)
+
     def completed_units(self) -> set[tuple[str, str, int]]:
         return {key for key, row in self.outputs().items() if row["status"] not in RERUN_STATUSES}
 
-    def results(self) -> list[Row]:
+    def results(self, outputs: dict[tuple[str, str, int], Row] | None = None) -> list[Row]:
         """Metric rows of completed units only, the latest row per unit x metric, in a stable order."""
-        outputs = self.outputs()
+        outputs = self.outputs() if outputs is None else outputs
         latest: dict[tuple, Row] = {}
         for row in read_jsonl(self.path / RESULTS_FILE):
             key = unit_key(row)
@@ -163,13 +169,19 @@ def read_jsonl(path: Path, strict: bool = False) -> Iterable[Row]:
                     raise FileError(path, number, "the last line is cut off: the file was truncated")
                 break  # a torn last line from a crash: that row never completed
             try:
-                row = json.loads(line)
+                row = _loads(line)
             except ValueError:
                 raise FileError(path, number, "not valid JSON: the results dir is corrupt") from None
-            if not isinstance(row, dict) or not {"suite", "case", "repeat"} <= row.keys():
+            if not isinstance(row, dict) or "suite" not in row or "case" not in row or "repeat" not in row:
                 raise FileError(path, number, "not a results row (suite, case and repeat expected)")
             rows.append(row)
     return rows
+
+
+try:  # the same rows, parsed several times faster (a dependency of the LangSmith SDK); else the standard library
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - depends on what is installed
+    _loads = json.loads
 
 
 def integrity(path: Path) -> dict[str, dict[str, Any]]:
@@ -190,19 +202,21 @@ def verify(path: Path, summary: dict[str, Any] | None) -> list[str]:
     notes = []
     if recorded is None:
         notes.append(f"{path}: no integrity record (written by an older harness): rows checked, not their checksums")
+    actual_record = integrity(path)
     for name in ROW_FILES:
         file = path / name
-        _no_duplicates(file, list(read_jsonl(file, strict=True)))
-        if recorded is not None:
-            actual, expected = integrity(path)[name], recorded.get(name) or {}
-            if actual != expected:
-                raise FileError(
-                    file,
-                    actual["rows"] or None,
-                    f"ends after {actual['rows']} rows ({actual['bytes']} bytes), but the run recorded "
-                    f"{expected.get('rows')} rows ({expected.get('bytes')} bytes): the file was cut or changed "
-                    "after the run (download the artifact again, or re-run the evals)",
-                )
+        actual, expected = actual_record[name], (recorded or {}).get(name) or {}
+        if recorded is not None and actual == expected:
+            continue  # byte for byte what the run's one writer sealed: its rows were checked as it wrote them
+        _no_duplicates(file, list(read_jsonl(file, strict=True)))  # names the first bad line, if any
+        if recorded is not None:  # every line parses, yet the bytes differ from the seal
+            raise FileError(
+                file,
+                actual["rows"] or None,
+                f"ends after {actual['rows']} rows ({actual['bytes']} bytes), but the run recorded "
+                f"{expected.get('rows')} rows ({expected.get('bytes')} bytes): the file was cut or changed "
+                "after the run (download the artifact again, or re-run the evals)",
+            )
     return notes
 
 

@@ -138,7 +138,14 @@ class Runner:
         self._lock = threading.Lock()
         self._consecutive_errors = 0
 
-    def run(self, units: Iterable[Unit], label: str = "eval", rules: Sequence[StopRule] = ()) -> RunOutcome:
+    def run(
+        self,
+        units: Iterable[Unit],
+        label: str = "eval",
+        rules: Sequence[StopRule] = (),
+        on_result: Callable[[Unit, str, list[dict]], None] = lambda unit, status, rows: None,
+    ) -> RunOutcome:
+        """Evaluate the units not done yet; `on_result(unit, status, metric rows)` hears of each as it finishes."""
         units = list(units)
         done = self.results.completed_units()
         pending = [u for u in units if u.key not in done]
@@ -149,6 +156,7 @@ class Runner:
         waiting = iter(pending)
         workers = _Workers(self.concurrency)
         running: set[Future] = set()
+        owners: dict[Future, Unit] = {}
         while True:
             while len(running) < self.concurrency * 2 and not outcome.aborted and outcome.stopped is None:
                 verdict = next((r for rule in rules if (r := rule.before_start(len(running), outcome.ran))), None)
@@ -158,14 +166,17 @@ class Runner:
                 unit = None if outcome.stopped else next(waiting, None)
                 if unit is None:
                     break
-                running.add(workers.submit(self._evaluate, unit))
+                future = workers.submit(self._evaluate, unit)
+                running.add(future)
+                owners[future] = unit
             if not running:
                 break
             finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in finished:
                 if future.cancelled():
                     continue
-                status = future.result()
+                status, rows = future.result()
+                on_result(owners.pop(future), status, rows)
                 outcome.ran += 1
                 outcome.errors += status == "error"
                 outcome.not_evaluated += status == "not_evaluated"
@@ -191,8 +202,8 @@ class Runner:
             outcome.stopped.setdefault("cases_planned", len(units))
         return outcome
 
-    def _evaluate(self, unit: Unit) -> str:
-        """Evaluate one unit; returns its status. Never raises: every problem becomes a recorded row."""
+    def _evaluate(self, unit: Unit) -> tuple[str, list[dict]]:
+        """Evaluate one unit: its status and metric rows. Never raises: every problem becomes a recorded row."""
         token = current_repeat.set(unit.repeat)  # model and judge calls of this unit are cached under its repeat
         try:
             with self.tracking.case(unit.suite, unit.case, unit.repeat) as trace:
@@ -200,7 +211,7 @@ class Runner:
         finally:
             current_repeat.reset(token)
 
-    def _evaluate_in_context(self, unit: Unit, trace: CaseTrace) -> str:
+    def _evaluate_in_context(self, unit: Unit, trace: CaseTrace) -> tuple[str, list[dict]]:
         base = {"suite": unit.suite, "case": unit.case.id, "repeat": unit.repeat, "attempt": uuid.uuid4().hex[:12]}
         try:
             documents = [d.model_dump() for d in unit.case.documents]
@@ -222,20 +233,23 @@ class Runner:
         self.results.append(OUTPUTS_FILE, output_row)
         trace.end(output_row, rows)
         self._note(status)
-        return status
+        return status, rows
 
-    def _record_without_output(self, unit: Unit, base: dict, status: str, reason: str, trace: CaseTrace) -> str:
+    def _record_without_output(
+        self, unit: Unit, base: dict, status: str, reason: str, trace: CaseTrace
+    ) -> tuple[str, list[dict]]:
+        rows = []
         for metric in self.metrics[unit.suite]:
             if metric.applies(unit.case):
-                result = MetricResult(status=status, reason=reason)
-                self.results.append(RESULTS_FILE, {**base, **_metric_row(metric, result, None)})
+                rows.append({**base, **_metric_row(metric, MetricResult(status=status, reason=reason), None)})
+                self.results.append(RESULTS_FILE, rows[-1])
         row = {**base, "status": status, "reason": reason, "input": unit.case.question, "tags": unit.case.tags}
         if self.must_pass(unit.case):
             row["must_pass"] = True
         self.results.append(OUTPUTS_FILE, row)
         trace.end(None, [], error=reason)
         self._note(status)
-        return status
+        return status, rows
 
     def _note(self, status: str) -> None:
         with self._lock:

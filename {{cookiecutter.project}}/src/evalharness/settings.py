@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evalharness.metrics.registry import ALL_METRICS
+from evalharness.options import DEFAULT_EVAL_CONFIG  # re-exported: one default, named once
 from yamlcheck import FileError, load_yaml, validate_file
 
-DEFAULT_EVAL_CONFIG = Path("evals/eval.yaml")
-
-DETERMINISTIC_METRICS = (
-    "facts",
-    "forbidden",
-    "refusal",
-    "source_recall",
-    "citations",
-    "security",
-    "answer_length",
-    "latency",
-    "cost",
-)
-JUDGE_METRICS = ("correctness", "relevancy", "faithfulness")
-ALL_METRICS = DETERMINISTIC_METRICS + JUDGE_METRICS
+# A metric's name: a built-in one, or one that a module in `metric_modules` registers (metrics/registry.py).
+MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class _Strict(BaseModel):
@@ -78,7 +67,7 @@ class SequentialSettings(_Strict):
 class SuiteSettings(_Strict):
     dataset: str
     repeats: int = Field(1, ge=1, le=50)
-    metrics: list[Literal[ALL_METRICS]] = Field(min_length=1)  # type: ignore[valid-type]
+    metrics: list[MetricName] = Field(min_length=1)
 
 
 class LangSmithSettings(_Strict):
@@ -93,13 +82,10 @@ class PromptfooSettings(_Strict):
 
 
 class SelectionSettings(_Strict):
-    # `make select`: candidates (relative to evals/) are overrides of `config` (relative to the project root).
-    # A candidate's file reaches the target through the variable `config_env`, and its relative paths resolve
-    # against the project root through `root_env`.
+    # `make select`: candidates (relative to evals/) are overrides of `config` (relative to the project root);
+    # a candidate's file goes to the target factory, its relative paths resolving against the project root.
     candidates: str = "candidates.yaml"
     config: str = "bot.yaml"
-    config_env: str = "BOT_CONFIG"
-    root_env: str = "BOT_ROOT"
     parallel: int = Field(3, ge=1, le=32)  # candidates evaluated at once; they share requests_per_minute
     power: float = Field(0.8, gt=0.5, lt=1.0)  # for the cases a comparison would need to be decided
 
@@ -119,7 +105,8 @@ class EvalSettings(_Strict):
     refusal_markers: list[str] = Field(min_length=1)
     prices: dict[str, Price] = {}
     budgets: Budgets = Budgets()
-    metrics: dict[Literal[ALL_METRICS], MetricSettings] = {}  # type: ignore[valid-type]
+    metrics: dict[MetricName, MetricSettings] = {}
+    metric_modules: list[str] = []  # modules in evals/ that register metrics of your own (@metric)
     suites: dict[str, SuiteSettings] = Field(min_length=1)
     langsmith: LangSmithSettings = LangSmithSettings()
     promptfoo: PromptfooSettings = PromptfooSettings()
@@ -148,6 +135,14 @@ def load_settings(path: Path = DEFAULT_EVAL_CONFIG) -> tuple[EvalSettings, dict]
     """Validated settings and the key -> line map (for locating later problems, e.g. a missing dataset)."""
     data, lines = load_yaml(path)
     settings = validate_file(path, EvalSettings, data, lines)
+    known = set(ALL_METRICS) | set(custom_metrics(settings, path))
+    for name, suite in settings.suites.items():
+        for index, metric in enumerate(suite.metrics):
+            if metric not in known:
+                raise FileError(path, lines.get(("suites", name, "metrics", index)), _unknown(f"suites.{name}", metric))
+    for metric in settings.metrics:
+        if metric not in known:
+            raise FileError(path, lines.get(("metrics", metric)), _unknown("metrics", metric))
     for name, suite in settings.suites.items():
         dataset = path.parent / suite.dataset
         if not dataset.is_file():
@@ -155,3 +150,23 @@ def load_settings(path: Path = DEFAULT_EVAL_CONFIG) -> tuple[EvalSettings, dict]
                 path, lines.get(("suites", name, "dataset")), f"suites.{name}.dataset: no such file: {suite.dataset}"
             )
     return settings, lines
+
+
+def custom_metrics(settings: EvalSettings, path: Path = DEFAULT_EVAL_CONFIG) -> dict:
+    """The metrics your `metric_modules` register, by name (importing them; an import error is a FileError)."""
+    if not settings.metric_modules:
+        return {}
+    from evalharness.metrics.registry import load_modules
+
+    try:
+        return load_modules(settings.metric_modules, path.parent)
+    except Exception as exc:  # a broken module of the user's: say which, at eval.yaml's line
+        problem = f"metric_modules: importing {settings.metric_modules}: {type(exc).__name__}: {exc}"
+        raise FileError(path, None, problem) from exc
+
+
+def _unknown(where: str, metric: str) -> str:
+    return (
+        f"{where}: unknown metric {metric!r}: built in are {', '.join(ALL_METRICS)}; "
+        'your own metrics come from a module in metric_modules (README: "Your own metrics")'
+    )

@@ -49,7 +49,8 @@ def read_side(path: Path, finished: bool = True) -> Side:
     side.summary = _summary(path)
     if finished:
         side.notes = verify(path, side.summary or None)
-    for key, row in results.outputs().items():
+    outputs, rows = results.read()
+    for key, row in outputs.items():
         case = f"{key[0]}/{key[1]}"
         if row.get("must_pass"):
             side.must_pass.add(case)
@@ -62,7 +63,7 @@ def read_side(path: Path, finished: bool = True) -> Side:
             if row.get("cost_usd") is not None:
                 side.costs.append(row["cost_usd"])
             side.latencies.append(row["latency_ms"])
-    for row in results.results():
+    for row in rows:
         case, metric = f"{row['suite']}/{row['case']}", row["metric"]
         if row["status"] == "ok":
             side.scores[metric].setdefault(case, []).append(row["score"])

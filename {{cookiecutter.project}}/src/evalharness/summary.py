@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from evalharness.calls import CallStats
+from evalharness.options import RunOptions
+from evalharness.pricing import tokens_cost
+from evalharness.provenance import credentials, git_sha
 from evalharness.results import SCHEMA_VERSION, ResultsDir
+from evalharness.settings import EvalSettings
 from evalharness.stats.percentile import percentile
-
-CREDENTIALS = ("OPENAI_API_KEY", "JUDGE_API_KEY", "LANGSMITH_API_KEY")
-
-if TYPE_CHECKING:
-    from evalharness.session import EvalSession
+from evalharness.stopping import sequential_summary
 
 
 def aggregate(results: ResultsDir) -> dict[str, Any]:
@@ -58,15 +59,25 @@ def aggregate(results: ResultsDir) -> dict[str, Any]:
     }
 
 
-def write_summary(session: EvalSession) -> dict[str, Any]:
-    from evalharness.pricing import tokens_cost
-    from evalharness.session import git_sha
-    from evalharness.stopping import sequential_summary
+@dataclass(frozen=True)
+class RunFacts:
+    """What only the running process knows of a run, beyond its rows."""
 
-    results = session.results
+    settings: EvalSettings
+    options: RunOptions
+    system: dict[str, Any]  # the target's description: provider, model, params
+    judge: dict[str, Any]
+    calls: CallStats
+    started: float
+    langsmith_url: str | None
+    aborted: bool
+    stopped: dict[str, Any] | None
+    live_cost: float
+
+
+def write_summary(results: ResultsDir, facts: RunFacts) -> dict[str, Any]:
     summary = aggregate(results)
-    call_stats = session.calls.stats
-    judge_cost = tokens_cost(session.settings, call_stats.tokens, "judge")
+    call_stats, options = facts.calls, facts.options
     providers = summary["providers"]
     summary.update(
         schema=SCHEMA_VERSION,
@@ -74,10 +85,10 @@ def write_summary(session: EvalSession) -> dict[str, Any]:
         hashes=results.identity(),
         provider=providers[0].split(":", 1)[0] if len(providers) == 1 else ",".join(providers),
         model=providers[0].split(":", 1)[1] if len(providers) == 1 else None,
-        judge=session.judge,
-        system=session.target.describe() if session.target else None,
-        mode=session.options.mode,
-        shard=f"{session.options.shard[0]}/{session.options.shard[1]}",
+        judge=facts.judge,
+        system=facts.system,
+        mode=options.mode,
+        shard=f"{options.shard[0]}/{options.shard[1]}",
         model_calls={
             "live": call_stats.live,
             "cached": call_stats.cached,
@@ -85,16 +96,15 @@ def write_summary(session: EvalSession) -> dict[str, Any]:
             "live_by_kind": call_stats.by_kind,
         },
         judge_tokens={k.partition(":")[2]: v for k, v in call_stats.tokens.items() if k.startswith("judge:")},
-        wall_time_s=round(time.time() - session.started, 2),
-        # Which credentials this run had (never their values): shows at a glance that a fork PR had none.
-        credentials={name: bool(os.environ.get(name)) for name in CREDENTIALS},
-        aborted=bool(session.outcome and session.outcome.aborted),
-        langsmith_url=session.tracking.url,  # the experiment, when LangSmith tracked this run
-        stopped=session.outcome.stopped if session.outcome else None,  # a cost cap or an early stop
+        wall_time_s=round(time.time() - facts.started, 2),
+        credentials=credentials(),
+        aborted=facts.aborted,
+        langsmith_url=facts.langsmith_url,  # the experiment, when LangSmith tracked this run
+        stopped=facts.stopped,  # a cost cap or an early stop
         sequential=sequential_summary(results.path),
     )
-    summary["cost_usd"]["live_this_invocation"] = _round(session.live_cost(), 8)
-    summary["cost_usd"]["judge_this_invocation"] = _round(judge_cost, 8)
+    summary["cost_usd"]["live_this_invocation"] = _round(facts.live_cost, 8)
+    summary["cost_usd"]["judge_this_invocation"] = _round(tokens_cost(facts.settings, call_stats.tokens, "judge"), 8)
     return results.finish(summary)  # adds the rows' integrity record, and lets go of the dir
 
 

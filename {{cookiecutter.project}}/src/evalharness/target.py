@@ -1,7 +1,9 @@
 """The contract between the harness and the system under test.
 
 `evals/eval.yaml` names a factory, `module:function`, whose module lives in evals/. The factory receives the
-run's ModelCalls (every model call must go through it: cache, rate limit, counting) and returns a Target.
+run's ModelCalls (every model call must go through it: cache, rate limit, counting) and the config file of
+the version to evaluate (None: the default one; else a candidate's, written by the harness), and returns a
+Target.
 """
 
 from __future__ import annotations
@@ -48,12 +50,12 @@ class Target(Protocol):
 
 
 def target_module(spec: str, evals_dir: Path) -> ModuleType:
-    """The adapter module named by `module:factory` (it may also offer `check_config(path)`, which validates
-    a candidate's config file and raises FileError: `make select` uses it)."""
+    """The adapter module named by `module:factory` (it may also offer `check_config(path, root)`, which
+    validates a candidate's config file, its relative paths taken from `root`, and raises FileError)."""
     if str(evals_dir.resolve()) not in sys.path:
         sys.path.insert(0, str(evals_dir.resolve()))
     return importlib.import_module(spec.partition(":")[0])
 
 
-def load_target(spec: str, evals_dir: Path, calls: ModelCalls) -> Target:
-    return getattr(target_module(spec, evals_dir), spec.partition(":")[2])(calls)
+def load_target(spec: str, evals_dir: Path, calls: ModelCalls, config: Path | None = None) -> Target:
+    return getattr(target_module(spec, evals_dir), spec.partition(":")[2])(calls, config)

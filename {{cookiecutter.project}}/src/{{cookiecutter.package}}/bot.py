@@ -60,8 +60,10 @@ class Bot:
         self.prompts = PromptRenderer(config.system_prompt_path, config.prompt.variables)
 
     @classmethod
-    def from_config(cls, path: str | Path | None = None, *, fallback_to_offline: bool = True) -> Bot:
-        config = load_config(path)
+    def from_config(
+        cls, path: str | Path | None = None, *, root: str | Path | None = None, fallback_to_offline: bool = True
+    ) -> Bot:
+        config = load_config(path, root)
         name, reason = choose_provider(config, fallback_to_offline=fallback_to_offline)
         return cls(config, make_provider(name, config), reason)
 

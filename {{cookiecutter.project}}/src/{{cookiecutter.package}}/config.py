@@ -104,15 +104,15 @@ class BotConfig(_Strict):
         }
 
 
-def load_config(path: str | Path | None = None) -> BotConfig:
+def load_config(path: str | Path | None = None, root: str | Path | None = None) -> BotConfig:
     """Load and validate bot.yaml (default: $BOT_CONFIG, else ./bot.yaml); errors say `bot.yaml:LINE: ...`.
 
-    Relative paths inside it resolve against its folder, or against $BOT_ROOT when set: a candidate's
-    bot.yaml written elsewhere (`make select`) still uses the project's prompts and knowledge."""
+    Relative paths inside it resolve against `root`, else its own folder: a candidate's bot.yaml written
+    elsewhere (`make select`) still uses the project's prompts and knowledge."""
     path = Path(path or os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG)
     data, lines = load_yaml(path)
     config = validate_file(path, BotConfig, data, lines)
-    config._root = Path(os.environ.get("BOT_ROOT") or path.parent)
+    config._root = Path(root or path.parent)
     config._path = path
     _check_files_exist(config, lines)
     return config

@@ -1,4 +1,4 @@
-"""What the GitHub workflows call: `python -m evalharness.ci comment | release`.
+"""What the GitHub workflows call: `evalharness ci STEP` (cli.py; the small steps in steps.py).
 
 The workflows hold wiring only; every decision (is this artifact well-formed, may this commit be released,
 which version comes next) is made here, where it is unit-tested.

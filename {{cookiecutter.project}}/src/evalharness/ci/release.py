@@ -31,7 +31,6 @@ from typing import Any
 from evalharness.ci.errors import BadInput, InfraError, Refused
 from evalharness.ci.git import GitError, git, head_sha, local_tag_exists, push_tag, remote_tag_exists, tagger_env
 from evalharness.ci.manifest import build_manifest, hashes_of, read_json, system_of
-from evalharness.results import write_json
 
 BUMPS = ("auto", "major", "minor", "patch")
 TITLE = "Model version {tag}"
@@ -153,7 +152,7 @@ def release(
     if verdict.get("verdict") != "PASS" or verdict.get("mode") != "release":
         raise ReleaseRefused(
             f"refused: {results_dir / 'verdict.json'} says {verdict.get('verdict')!r} in mode {verdict.get('mode')!r};"
-            " a model version needs PASS from the release gate (make gate MODE=release)"
+            " a model version needs PASS from the release gate (make gate GATE_MODE=release)"
         )
     if api is not None:
         for name in ("report.md", "report.html"):
@@ -182,6 +181,8 @@ def release(
         except GitError:
             git(repo_dir, "tag", "--delete", tag)  # nothing half-done: a retry computes the same version
             raise
+    from evalharness.results import write_json  # not at the top: `evalharness ci --help` needs no yaml
+
     write_json(results_dir / MANIFEST_FILE, manifest)
     done = {"tag": tag, "version": version, "previous": previous, "reason": reason, "git_sha": sha, "pushed": push}
     done.update(manifest=str(results_dir / MANIFEST_FILE), release_url=None)

@@ -22,10 +22,11 @@ from urllib.parse import urlparse
 from evalharness.exits import EXIT_FAIL, EXIT_INFRA, EXIT_PASS
 from evalharness.promptfoo.provider import NOT_EVALUATED
 from evalharness.promptfoo.tests import judge_status
+from evalharness.results import PROMPTFOO_SUMMARY
 from evalharness.settings import EvalSettings
 
 OUTPUT = "promptfoo.json"  # promptfoo's own results: `make promptfoo-view` shows them
-SUMMARY = "promptfoo-summary.json"  # ours: what the gate and the reports read
+SUMMARY = PROMPTFOO_SUMMARY  # ours: what the gate and the reports read
 EXIT_TESTS_FAILED = 100  # promptfoo: the pass rate is below the threshold (failures or errors)
 # promptfoo resolves the provider's file:// path against the config's folder, so the generated attacks are
 # written next to promptfooconfig.yaml (gitignored), then kept in the results dir: reviewable, re-runnable.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evalharness.calls import ModelCalls, NotEvaluated
-from evalharness.session import RunOptions
+from evalharness.options import RunOptions
 from evalharness.settings import DEFAULT_EVAL_CONFIG, load_settings
 from evalharness.target import Target, load_target
 

@@ -1,4 +1,4 @@
-"""`python -m evalharness select | leaderboard | switch` (make select, the model-selection workflow)."""
+"""`evalharness select | leaderboard | switch` (make select, the model-selection workflow)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Evaluating candidates: one `python -m evalharness run` per candidate, a few at once, into one results dir
+"""Evaluating candidates: one `evalharness run` per candidate, a few at once, into one results dir
 each. They share the model-call cache (a candidate that asks what another asked is free) and split the
 live-call rate limit between them, so selection never runs faster than eval.yaml allows."""
 
@@ -106,24 +106,16 @@ def validate_all(settings: EvalSettings, eval_config: Path, out_dir: Path, modul
 
 
 def _checker(settings: EvalSettings, eval_config: Path, module: ModuleType | None) -> Callable[[Path], None] | None:
-    """The adapter's `check_config`, run with relative paths resolving against the project root."""
+    """The adapter's `check_config(path, root)`, with relative paths resolving against the project root."""
     check = getattr(module, "check_config", None) if module else None
     if check is None:
         return None
-    root_env, root = settings.selection.root_env, str(eval_config.parent.parent.resolve())
+    root = project_root(eval_config)
+    return lambda config: check(config, root)
 
-    def checked(config: Path) -> None:
-        before = os.environ.get(root_env)
-        os.environ[root_env] = root
-        try:
-            check(config)
-        finally:
-            if before is None:
-                os.environ.pop(root_env)
-            else:
-                os.environ[root_env] = before
 
-    return checked
+def project_root(eval_config: Path) -> Path:
+    return eval_config.parent.parent.resolve()
 
 
 def run_contestants(
@@ -139,10 +131,10 @@ def run_contestants(
         results = out / RUNS / name
         shutil.rmtree(results, ignore_errors=True)
         log = out / RUNS / f"{name}.log"
-        env = {**os.environ, **(extra_env or {}), "RESULTS": str(results), "EVAL_REQUESTS_PER_MINUTE": f"{rate:g}"}
-        env.pop("CANDIDATE", None)
+        env = {**os.environ, **(extra_env or {}), "EVAL_RESULTS": str(results), "EVAL_REQUESTS_PER_MINUTE": f"{rate:g}"}
+        env.pop("EVAL_CANDIDATE", None)
         if name != CURRENT:
-            env["CANDIDATE"] = name
+            env["EVAL_CANDIDATE"] = name
         started = time.perf_counter()
         with open(log, "w", encoding="utf-8") as handle:
             code = subprocess.run(

@@ -20,10 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import fmean
+from statistics import NormalDist, fmean
 
 import numpy as np
-from scipy import optimize, stats
 
 from evalharness.stats.signflip import Flips, family_test, mean_bound
 from evalharness.stats.verdicts import FAIL, INCONCLUSIVE, PASS, WORSE
@@ -157,7 +156,7 @@ def _mde(p: Paired, tolerance: float, level: float, power: float) -> float:
     shifted sum with its second moment, so FAIL needs √n(δ-Δ) ≥ z_level·√(v + (δ-Δ)²) + z_power·√v."""
     if p.n < 2 or not 0 < level < 1:
         return math.inf
-    z_level, z_power = float(stats.norm.isf(level)), float(stats.norm.ppf(power))
+    z_level, z_power = NormalDist().inv_cdf(1 - level), NormalDist().inv_cdf(power)
     noise = float(p.differences.var(ddof=1))
 
     def short_of(delta: float) -> float:  # > 0 while delta is too small to be caught with that power
@@ -171,4 +170,10 @@ def _mde(p: Paired, tolerance: float, level: float, power: float) -> float:
     if short_of(1.0) > 0:
         return math.inf
     start = tolerance + 1e-9  # just above Δ: at Δ itself a noise-free metric has no variance to weigh
-    return float(optimize.brentq(short_of, start, 1.0, xtol=1e-9)) if short_of(start) > 0 else start
+    if short_of(start) <= 0:
+        return start
+    low, high = start, 1.0  # short_of falls as δ grows: bisect to its root (no solver import on the gate's path)
+    while high - low > 1e-9:
+        middle = (low + high) / 2
+        low, high = (middle, high) if short_of(middle) > 0 else (low, middle)
+    return high

@@ -14,9 +14,9 @@ import functools
 import itertools
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
-from scipy import optimize, stats
 
 from evalharness.stats.verdicts import FAIL, PASS
 
@@ -29,7 +29,8 @@ def spent(alpha: float, t: float) -> float:
     if t <= 0:
         return 0.0
     t = min(t, 1.0)
-    return float(2.0 * stats.norm.sf(stats.norm.isf(alpha / 2.0) / math.sqrt(t)))
+    normal = NormalDist()
+    return 2.0 * (1.0 - normal.cdf(normal.inv_cdf(1.0 - alpha / 2.0) / math.sqrt(t)))
 
 
 def nominal_levels(alpha: float, fractions: Sequence[float]) -> list[float]:
@@ -39,6 +40,8 @@ def nominal_levels(alpha: float, fractions: Sequence[float]) -> list[float]:
 
 @functools.lru_cache(maxsize=64)
 def _levels(alpha: float, fractions: tuple[float, ...]) -> tuple[float, ...]:
+    from scipy import stats  # only when a run looked early (a second to import)
+
     if any(b <= a for a, b in itertools.pairwise(fractions)):
         raise ValueError("look fractions must increase")
     levels: list[float] = []
@@ -78,6 +81,8 @@ def _solve(crossing, budget: float) -> float:
     """The boundary c whose crossing probability is the budget (capped where it is numerically nil)."""
     if budget <= 1e-15:
         return 8.0
+    from scipy import optimize
+
     return float(optimize.brentq(lambda c: crossing(c) - budget, -8.0, 8.0, xtol=1e-10))
 
 

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
-
-import openai
 
 import observability
 
@@ -23,20 +22,34 @@ class OpenAIChatProvider:
         self.model = model
         self._timeout = client.timeout_s
         self._retries = client.max_retries
-        # Key and base URL: bot.yaml's client section, by default the SDK's own variables (OPENAI_API_KEY,
-        # OPENAI_BASE_URL). Explicit timeout and retries: the SDK's defaults (10 minutes) would hang CI.
-        self._client = openai.OpenAI(
-            api_key=os.environ.get(client.api_key_env),
-            base_url=client.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
-            timeout=client.timeout_s,
-            max_retries=client.max_retries,
-        )
-        if observability.enabled():
-            # Each call traced as a child of the current turn. Only when tracing is on: the wrapper costs a
-            # second of imports at start-up and some work on every call, for nothing when no trace is kept.
-            from langsmith.wrappers import wrap_openai
+        self._settings = client
+        self._client: Any = None
+        self._lock = threading.Lock()
 
-            self._client = wrap_openai(self._client)
+    def _connect(self) -> Any:
+        """The SDK client, made on the first live call: importing the SDK costs most of a second, for
+        nothing when every answer comes from a cache (the key was checked when the bot was made)."""
+        with self._lock:
+            if self._client is None:
+                import openai
+
+                # Key and base URL: bot.yaml's client section, by default the SDK's own variables
+                # (OPENAI_API_KEY, OPENAI_BASE_URL). Explicit timeout and retries: the SDK's defaults
+                # (10 minutes) would hang CI.
+                client = openai.OpenAI(
+                    api_key=os.environ.get(self._settings.api_key_env),
+                    base_url=self._settings.base_url,  # None: OPENAI_BASE_URL, else api.openai.com
+                    timeout=self._settings.timeout_s,
+                    max_retries=self._settings.max_retries,
+                )
+                if observability.enabled():
+                    # Each call traced as a child of the current turn. Only when tracing is on: the wrapper
+                    # costs a second of imports and some work on every call, for nothing when no trace is kept.
+                    from langsmith.wrappers import wrap_openai
+
+                    client = wrap_openai(client)
+                self._client = client
+            return self._client
 
     def complete(self, request: ChatRequest, on_token: Callable[[str], None] | None = None) -> Completion:
         params = request.params
@@ -48,6 +61,9 @@ class OpenAIChatProvider:
         }
         if params.seed is not None:
             kwargs["seed"] = params.seed
+        self._connect()
+        import openai  # imported by _connect; named here for the exceptions
+
         try:
             if on_token is None:
                 return self._complete(kwargs)

@@ -1,13 +1,17 @@
-"""The workflow steps that are Python (src/evalharness/workflow.py): shard plan, merge, gate outputs, aggregate."""
+"""The workflow steps that are Python (src/evalharness/ci/steps.py, run as `evalharness ci STEP`)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from evalharness.workflow import main, merge_shards, needs_passed, shard_list
+from evalharness.ci.cli import main
+from evalharness.ci.steps import merge_shards, needs_passed, shard_list
 
 from tests.test_gate import good, results_dir
 
@@ -22,7 +26,7 @@ def test_shard_list() -> None:
 def test_shards_step_writes_a_json_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = tmp_path / "out"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    monkeypatch.setenv("SHARD_COUNT", "2")
+    monkeypatch.setenv("EVAL_SHARD_COUNT", "2")
     monkeypatch.chdir(tmp_path)  # a project without promptfoo: no package-lock.json
     assert main(["shards"]) == 0
     shards = 'shards=[{"index": 1, "spec": "1/2"}, {"index": 2, "spec": "2/2"}]\n'
@@ -45,7 +49,7 @@ def test_shards_step_writes_a_json_output(tmp_path: Path, monkeypatch: pytest.Mo
 )
 def test_aggregate_check(needs: dict, ok: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     assert needs_passed(needs)[0] is ok
-    monkeypatch.setenv("NEEDS", json.dumps(needs))
+    monkeypatch.setenv("EVAL_NEEDS", json.dumps(needs))
     assert main(["needs"]) == (0 if ok else 1)
 
 
@@ -68,11 +72,11 @@ def test_gate_step_sets_outputs_and_pr_info(eval_project: Path, monkeypatch: pyt
     output = eval_project / "github-output"
     for name, value in {
         "GITHUB_OUTPUT": str(output),
-        "RESULTS": str(head),
-        "BASELINE": str(base),
-        "MODE": "pr",
-        "PR_NUMBER": "7",
-        "HEAD_SHA": "a" * 40,
+        "EVAL_RESULTS": str(head),
+        "EVAL_BASELINE": str(base),
+        "EVAL_GATE_MODE": "pr",
+        "EVAL_PR_NUMBER": "7",
+        "EVAL_HEAD_SHA": "a" * 40,
     }.items():
         monkeypatch.setenv(name, value)
     code = main(["gate"])
@@ -80,3 +84,18 @@ def test_gate_step_sets_outputs_and_pr_info(eval_project: Path, monkeypatch: pyt
     verdict = json.loads((head / "verdict.json").read_text())
     assert outputs == {"verdict": verdict["verdict"], "exit-code": str(code)}
     assert json.loads((head / "pr.json").read_text()) == {"number": 7, "head_sha": "a" * 40}
+
+
+@pytest.mark.parametrize(
+    ("step", "variables"),
+    [("shards", {"EVAL_SHARD_COUNT": "2"}), ("needs", {"EVAL_NEEDS": '{"eval": {"result": "success"}}'})],
+)
+def test_steps_before_install_need_only_the_standard_library(step: str, variables: dict, tmp_path: Path) -> None:
+    """The workflow runs these before `uv sync`: `python -S` sees no installed package at all."""
+    source = Path(__file__).resolve().parent.parent / "src"
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(source), **variables}
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "evalharness", "ci", step], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
