@@ -288,3 +288,17 @@ def test_generic_packages_have_no_project_names(bake) -> None:
     for name in sorted(GENERIC_FILES):
         assert default.read(name) == custom.read(name), name
         assert "my_chatbot" not in default.read(name) and "acme" not in custom.read(name)
+
+
+def test_every_target_that_runs_uv_can_bootstrap_it(bake) -> None:
+    """On a fresh machine (no uv on PATH) any target is a valid first command: those that run uv depend on
+    the rule that bootstraps it into .tools/ (`make test` in a fresh bake must not fail with 'uv: not found')."""
+    makefile = bake().read("Makefile")
+    rules = re.findall(r"^([a-z][a-z-]*):([^\n]*)\n((?:\t[^\n]*\n)*)", makefile, re.M)
+    checked = 0
+    for name, prerequisites, recipe in rules:
+        if any(tool in recipe for tool in ("$(RUN)", "$(HARNESS)", "$(UV)")):
+            checked += 1
+            needs = prerequisites.split("##")[0].split()
+            assert "$(UV)" in needs or "install" in needs, f"make {name} runs uv without bootstrapping it"
+    assert checked >= 15
