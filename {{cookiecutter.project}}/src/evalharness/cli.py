@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalharness.exits import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_PASS
+from evalharness.options import DEFAULT_RESULTS, env
 
 GATE_MODES = ("pr", "release", "nightly")
 
@@ -50,10 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # bad arguments, e.g. EVAL_SHARD=5/2
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-
-
-def _env(name: str) -> str:
-    return os.environ.get(name, "").strip()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -237,18 +234,18 @@ def _verdict(args: argparse.Namespace) -> dict:
     from evalharness.settings import DEFAULT_EVAL_CONFIG, load_settings
 
     settings, _ = load_settings(DEFAULT_EVAL_CONFIG)
-    baseline = args.baseline or (Path(_env("EVAL_BASELINE")) if _env("EVAL_BASELINE") else None)
-    mode = args.mode or _env("EVAL_GATE_MODE") or "pr"
+    baseline = args.baseline or (Path(env("EVAL_BASELINE")) if env("EVAL_BASELINE") else None)
+    mode = args.mode or env("EVAL_GATE_MODE") or "pr"
     if mode not in GATE_MODES:
         raise ValueError(f"EVAL_GATE_MODE={mode!r}: expected one of {', '.join(GATE_MODES)}")
-    accept = args.accept_worse or _env("EVAL_ACCEPT_WORSE").lower() == "true"
+    accept = args.accept_worse or env("EVAL_ACCEPT_WORSE").lower() == "true"
     verdict = evaluate(settings, _results(args), baseline, mode, accept_worse=accept)
     write_reports(_results(args), verdict)
     return verdict
 
 
 def _results(args: argparse.Namespace) -> Path:
-    return args.results or Path(_env("EVAL_RESULTS") or "results/latest")
+    return args.results or Path(env("EVAL_RESULTS") or DEFAULT_RESULTS)
 
 
 def _promptfoo(args: argparse.Namespace) -> int:
@@ -304,7 +301,7 @@ def _redteam(args: argparse.Namespace) -> int:
 def _select(args: argparse.Namespace) -> int:
     from evalharness.selection.commands import select
 
-    only = _env("EVAL_CANDIDATES") if args.only is None else args.only
+    only = env("EVAL_CANDIDATES") if args.only is None else args.only
     return select(args.out, [n.strip() for n in only.split(",") if n.strip()])
 
 

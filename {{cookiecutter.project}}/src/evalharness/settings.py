@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from evalharness.metrics.registry import ALL_METRICS
+from evalharness.metrics.registry import ALL_METRICS, load_modules
 from evalharness.options import DEFAULT_EVAL_CONFIG  # re-exported: one default, named once
 from yamlcheck import FileError, load_yaml, validate_file
 
@@ -156,8 +156,6 @@ def custom_metrics(settings: EvalSettings, path: Path = DEFAULT_EVAL_CONFIG) -> 
     """The metrics your `metric_modules` register, by name (importing them; an import error is a FileError)."""
     if not settings.metric_modules:
         return {}
-    from evalharness.metrics.registry import load_modules
-
     try:
         return load_modules(settings.metric_modules, path.parent)
     except Exception as exc:  # a broken module of the user's: say which, at eval.yaml's line

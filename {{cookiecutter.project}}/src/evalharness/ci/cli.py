@@ -26,6 +26,7 @@ from pathlib import Path
 
 from evalharness.ci.errors import EXIT_DONE, BadInput, CIError
 from evalharness.ci.steps import SELECT_ARTIFACT, merge_shards, needs_passed, set_output, shard_list, write_pr_info
+from evalharness.options import env
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,10 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CIError as exc:
         print(f"{'' if str(exc).startswith('refused') else 'error: '}{exc}", file=sys.stderr)
         return exc.exit_code
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,15 +56,15 @@ def _parser() -> argparse.ArgumentParser:
         steps.add_parser(name, help=about).set_defaults(step=step)
 
     comment = steps.add_parser("comment", help="post or update the sticky eval comment of a PR")
-    comment.add_argument("--artifact", type=Path, default=_env("EVAL_ARTIFACT") or None, help="the eval artifact")
-    comment.add_argument("--head-sha", default=_env("EVAL_HEAD_SHA"), help="the head sha the run evaluated")
-    comment.add_argument("--conclusion", default=_env("EVAL_CONCLUSION"), help="that run's conclusion")
+    comment.add_argument("--artifact", type=Path, default=env("EVAL_ARTIFACT") or None, help="the eval artifact")
+    comment.add_argument("--head-sha", default=env("EVAL_HEAD_SHA"), help="the head sha the run evaluated")
+    comment.add_argument("--conclusion", default=env("EVAL_CONCLUSION"), help="that run's conclusion")
     comment.set_defaults(step=_comment)
 
     release = steps.add_parser("release", help="tag HEAD as the next model version if the release gate passed")
-    release.add_argument("--results", type=Path, default=Path(_env("EVAL_RESULTS", "results/latest")))
+    release.add_argument("--results", type=Path, default=Path(env("EVAL_RESULTS") or "results/latest"))
     release.add_argument("--prefix", default=None, help="tag prefix (default: [tool.evalharness] tag_prefix)")
-    release.add_argument("--bump", choices=BUMPS, default=_env("EVAL_BUMP", "auto"), help="default: $EVAL_BUMP or auto")
+    release.add_argument("--bump", choices=BUMPS, default=env("EVAL_BUMP") or "auto", help="default: $EVAL_BUMP, auto")
     release.add_argument("--repo", type=Path, default=Path("."), help="the git checkout (default: .)")
     release.add_argument("--remote", default="origin")
     release.add_argument("--no-push", dest="push", action="store_false", help="tag locally only")
@@ -75,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     release.set_defaults(step=_release)
 
     switch = steps.add_parser("select-pr", help="open a PR that switches bot.yaml to the recommended candidate")
-    switch.add_argument("--leaderboard", type=Path, default=Path(_env("EVAL_LEADERBOARD", "results/select")))
+    switch.add_argument("--leaderboard", type=Path, default=Path(env("EVAL_LEADERBOARD") or "results/select"))
     switch.add_argument("--candidates", type=Path, default=Path("evals/candidates.yaml"), help="within --repo")
     switch.add_argument("--config", type=Path, default=Path("bot.yaml"), help="within --repo")
     switch.add_argument("--repo", type=Path, default=Path("."))
@@ -84,19 +81,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _shards(args: argparse.Namespace) -> int:
-    set_output("shards", json.dumps(shard_list(int(_env("EVAL_SHARD_COUNT", "1")))))
+    set_output("shards", json.dumps(shard_list(int(env("EVAL_SHARD_COUNT") or "1"))))
     set_output("promptfoo", "true" if Path("package-lock.json").is_file() else "false")
     return EXIT_DONE
 
 
 def _needs(args: argparse.Namespace) -> int:
-    ok, message = needs_passed(json.loads(_env("EVAL_NEEDS", "{}")))
+    ok, message = needs_passed(json.loads(env("EVAL_NEEDS") or "{}"))
     print(message, file=sys.stdout if ok else sys.stderr)
     return EXIT_DONE if ok else 1
 
 
 def _merge_shards(args: argparse.Namespace) -> int:
-    merge_shards(Path(_env("EVAL_SHARDS_DIR", "results/shards")), Path(_env("EVAL_RESULTS", "results/head")))
+    merge_shards(Path(env("EVAL_SHARDS_DIR") or "results/shards"), Path(env("EVAL_RESULTS") or "results/head"))
     return EXIT_DONE
 
 
@@ -105,8 +102,8 @@ def _gate(args: argparse.Namespace) -> int:
     from evalharness.ci.steps import expect_promptfoo
     from evalharness.cli import main as harness
 
-    results = Path(_env("EVAL_RESULTS", "results/head"))
-    if not _env("EVAL_CANDIDATE"):  # model selection runs no promptfoo job
+    results = Path(env("EVAL_RESULTS") or "results/head")
+    if not env("EVAL_CANDIDATE"):  # model selection runs no promptfoo job
         expect_promptfoo(results)
     code = harness(["gate", "--results", str(results)])  # mode, baseline and acceptance: EVAL_* variables
     verdict_file = results / "verdict.json"
@@ -114,7 +111,7 @@ def _gate(args: argparse.Namespace) -> int:
     set_output("verdict", verdict)
     set_output("exit-code", str(code))
     if (results / "verdict.json").is_file():  # no verdict (e.g. bad config): nothing for the comment to show
-        write_pr_info(results, _env("EVAL_PR_NUMBER"), _env("EVAL_HEAD_SHA"))
+        write_pr_info(results, env("EVAL_PR_NUMBER"), env("EVAL_HEAD_SHA"))
     return code
 
 
@@ -123,7 +120,7 @@ def _promptfoo(args: argparse.Namespace) -> int:
     is a FAIL of the gate), so one verdict, with one report, decides the check."""
     from evalharness.cli import main as harness
 
-    harness(["promptfoo", "--results", _env("EVAL_RESULTS", "results/promptfoo")])
+    harness(["promptfoo", "--results", env("EVAL_RESULTS") or "results/promptfoo"])
     return EXIT_DONE
 
 
@@ -133,7 +130,7 @@ def _contestants(args: argparse.Namespace) -> int:
     from yamlcheck import FileError
     from yamlcheck import report as report_file_error
 
-    only = [n.strip() for n in _env("EVAL_CANDIDATES").split(",") if n.strip()]
+    only = [n.strip() for n in env("EVAL_CANDIDATES").split(",") if n.strip()]
     try:
         names = plan(only, Path("results/select/configs"))
     except FileError as exc:
@@ -145,9 +142,9 @@ def _contestants(args: argparse.Namespace) -> int:
 def _leaderboard(args: argparse.Namespace) -> int:
     from evalharness.selection.commands import leaderboard
 
-    out = Path(_env("EVAL_LEADERBOARD", "results/leaderboard"))
-    runs = Path(_env("EVAL_RUNS", "results/select/runs"))
-    expected = json.loads(_env("EVAL_CONTESTANTS", "[]"))  # the plan: a contestant without results failed
+    out = Path(env("EVAL_LEADERBOARD") or "results/leaderboard")
+    runs = Path(env("EVAL_RUNS") or "results/select/runs")
+    expected = json.loads(env("EVAL_CONTESTANTS") or "[]")  # the plan: a contestant without results failed
     code = leaderboard(runs, out, prefix=SELECT_ARTIFACT, expected=expected)
     board = out / "leaderboard.json"
     if board.is_file():
