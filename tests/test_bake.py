@@ -70,6 +70,7 @@ TEST_FILES = {
         "test_ci_steps",
         "test_architecture",
         "test_custom_metrics",
+        "test_case_selection",
         "test_environment",
         "test_tracing",
         "test_feedback",

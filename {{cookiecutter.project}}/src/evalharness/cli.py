@@ -134,7 +134,6 @@ def _run(args: argparse.Namespace) -> int:
         def pytest_configure(config: pytest.Config) -> None:
             config.stash[RUN_KEY] = eval_run
 
-    select = eval_run.inputs.options.select
     # Only the harness's plugin: the ones installed packages register (deepeval's, rerunfailures' socket
     # server, xdist, ...) cost start-up time and do nothing for an eval run; nor do pytest's per-test log
     # capture (cases run in the run's threads) and its collection of unraisable and thread exceptions.
@@ -143,7 +142,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         code = pytest.main(
             [
-                *("evals", "-q", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
+                # -s: the run's progress goes to the terminal while cases run (not into a capture)
+                *("evals", "-q", "-s", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
                 *("-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging"),
                 *(
                     "-W",
@@ -151,7 +151,6 @@ def _run(args: argparse.Namespace) -> int:
                     "-W",
                     "ignore::pytest.PytestConfigWarning",
                 ),  # the harness is imported before pytest
-                *(("-k", select) if select else ()),
                 *args.pytest_args,
             ],
             plugins=[_Handover()],

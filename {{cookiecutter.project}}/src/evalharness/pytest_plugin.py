@@ -1,51 +1,67 @@
-"""Eval suites as pytest tests, collected from evals/eval.yaml itself: one item per case of each suite, so a
-suite is named in one place (`pytest evals -k refund` works as usual; `evalharness run` is the same run).
+"""Eval suites as pytest tests, collected from evals/eval.yaml itself: one item per suite, so a suite is
+named in one place (`pytest evals` and `evalharness run` are the same run).
 
-The cases of the selected items run concurrently in the background from the first item on (so a run
-approaches N·L/C, not N·L), in the run's own order, which the items follow: each item reports as soon as its
-case is done, while the rest are still waiting on the model. A case below its per-case thresholds is data
-for the gate, not a broken test: it passes, and says what it missed (EVAL_STRICT=true fails it instead).
-An infrastructure error fails its item; a case not evaluated (a replay miss) or not run (the run stopped
-early) is skipped, with the reason.
+A case is data inside its suite's item, not an item of its own: pytest's per-test machinery costs about as
+much CPU as evaluating a cached case, and would double a warm run. `-k` (and EVAL_SELECT) still chooses
+cases: the expression is matched against each case's suite name, id and tags, and suites left with no case
+are deselected.
+
+The selected cases run concurrently in the background from the first item on (so a run approaches N·L/C,
+not N·L), in the run's own order; each item waits for the cases of its suite, then reports them. A case
+below its per-case thresholds is data for the gate, not a broken test: the item passes and lists what was
+missed (EVAL_STRICT=true fails it instead). An infrastructure error fails the item; a suite whose cases were
+all not evaluated (replay misses) or not run (the run stopped early) is skipped, with the reason.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from _pytest.mark.expression import Expression  # what -k compiles to; no public name (pytest 9)
 
 from evalharness.datasets import Case
 from evalharness.options import RunOptions, env
-from evalharness.run import Inputs, Run, close, connect, execute, prepare, runs_in_full, units
-from evalharness.runner import RunOutcome, Unit, in_shard, run_order
+from evalharness.run import Inputs, Run, close, connect, execute, prepare, units
+from evalharness.runner import RunOutcome, Unit, in_shard
 
 RUN_KEY = pytest.StashKey["EvalRun"]()
+SHOWN = 5  # cases named in an item's message; the results dir has them all
 
 
 @dataclass
 class EvalRun:
-    """The run behind one pytest session: started by the first item, finished with the session."""
+    """The run behind one pytest session: started once the items are chosen, finished with the session."""
 
     inputs: Inputs
     run: Run | None = None
     outcome: RunOutcome | None = None
     summary: dict = field(default_factory=dict)
-    pending: dict[tuple[str, str], int] = field(default_factory=dict)  # case -> repeats still to come
-    rows: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
-    done: dict[tuple[str, str], threading.Event] = field(default_factory=dict)
+    chosen: set[tuple[str, str]] | None = None  # (suite, case id) picked by -k / EVAL_SELECT; None: all
+    pending: dict[str, int] = field(default_factory=dict)  # suite -> units still to come
+    rows: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # suite -> case id -> its rows
+    done: dict[str, threading.Event] = field(default_factory=dict)  # suite -> all its units are in
     thread: threading.Thread | None = None
     failure: BaseException | None = None
+
+    def cases(self, suite: str) -> list[Case]:
+        """The cases of a suite this run evaluates (this shard, the selection)."""
+        shard = self.inputs.options.shard
+        return [
+            case
+            for case in self.inputs.datasets[suite].cases
+            if in_shard(suite, case.id, shard) and (self.chosen is None or (suite, case.id) in self.chosen)
+        ]
 
     def start(self, selected: list[Unit]) -> None:
         if self.run is None:
             self.run = connect(self.inputs)
         for unit in selected:
-            key = (unit.suite, unit.case.id)
-            self.pending[key] = self.pending.get(key, 0) + 1
-            self.done.setdefault(key, threading.Event())
+            self.pending[unit.suite] = self.pending.get(unit.suite, 0) + 1
+            self.done.setdefault(unit.suite, threading.Event())
         self.thread = threading.Thread(target=self._execute, args=(selected,), name="eval-run", daemon=True)
         self.thread.start()
 
@@ -59,11 +75,11 @@ class EvalRun:
                 event.set()  # what never came will not come: the items say so
 
     def _arrived(self, unit: Unit, status: str, rows: list[dict]) -> None:
-        key = (unit.suite, unit.case.id)
-        self.rows.setdefault(key, []).extend(rows or [{"status": status, "metric": "-", "reason": status}])
-        self.pending[key] -= 1
-        if self.pending[key] <= 0:
-            self.done[key].set()
+        cases = self.rows.setdefault(unit.suite, {})
+        cases.setdefault(unit.case.id, []).extend(rows or [{"status": status, "metric": "-", "reason": status}])
+        self.pending[unit.suite] -= 1
+        if self.pending[unit.suite] <= 0:
+            self.done[unit.suite].set()
 
     def finish(self) -> None:
         if self.thread is not None:
@@ -73,7 +89,7 @@ class EvalRun:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "eval(suite): one case of an eval suite (collected from evals/eval.yaml)")
+    config.addinivalue_line("markers", "eval(suite): an eval suite (collected from evals/eval.yaml)")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -88,63 +104,112 @@ class SuitesFile(pytest.File):
         if eval_run is None:  # `pytest evals`: the run is asked for by the EVAL_* variables
             eval_run = EvalRun(prepare(RunOptions.from_env(config=_relative(Path(self.path)))))
             self.config.stash[RUN_KEY] = eval_run
-        inputs = eval_run.inputs
-        for suite, dataset in inputs.datasets.items():
-            for case in dataset.cases:
-                if in_shard(suite, case.id, inputs.options.shard):
-                    item = CaseItem.from_parent(self, name=f"{suite}/{case.id}", suite=suite, case=case)
-                    item.add_marker(pytest.mark.eval(suite))
-                    yield item
+        for suite in eval_run.inputs.datasets:
+            item = SuiteItem.from_parent(self, name=suite)
+            item.add_marker(pytest.mark.eval(suite))
+            yield item
 
 
-class CaseItem(pytest.Item):
-    def __init__(self, *, suite: str, case: Case, **kwargs):
-        super().__init__(**kwargs)
-        self.suite, self.case = suite, case
-        self.keywords.update({suite: True, **dict.fromkeys(case.tags, True)})  # -k by suite, case id or tag
-
+class SuiteItem(pytest.Item):
     def runtest(self) -> None:
         eval_run = self.config.stash[RUN_KEY]
-        key = (self.suite, self.case.id)
-        eval_run.done[key].wait()
+        if self.name not in eval_run.done:
+            pytest.skip("no case of this suite in this shard")
+        eval_run.done[self.name].wait()
         if eval_run.failure is not None:
             raise eval_run.failure
-        rows = eval_run.rows.get(key)
-        if rows is None:  # never silently green: a case the run did not reach
-            reason = "the run stopped early" if eval_run.outcome and eval_run.outcome.stopped else "it stopped"
-            pytest.skip(f"not run: {reason} (see the run's summary)")
-        errors = [r for r in rows if r["status"] == "error"]
+        planned = eval_run.cases(self.name)
+        got = eval_run.rows.get(self.name, {})
+        errors = {case: rows for case, rows in got.items() if any(r["status"] == "error" for r in rows)}
         if errors:
-            pytest.fail(f"infrastructure error (not a quality verdict): {errors[0]['reason']}", pytrace=False)
-        if all(r["status"] == "not_evaluated" for r in rows):
-            pytest.skip(f"not evaluated: {rows[0]['reason']}")
-        missed = [r for r in rows if r["status"] == "ok" and not r["passed"]]
-        if missed:
-            lines = "; ".join(f"{r['metric']} {r['score']:.2f} < {r['threshold']} ({r['reason']})" for r in missed)
-            self.user_properties.append(("missed", lines))
-            if env("EVAL_STRICT").lower() == "true":
-                pytest.fail(f"{lines}\n  question: {self.case.question!r}", pytrace=False)
+            reasons = [
+                f"{case}: {next(r['reason'] for r in rows if r['status'] == 'error')}" for case, rows in errors.items()
+            ]
+            pytest.fail(
+                f"infrastructure error (not a quality verdict) in {len(errors)} of {len(planned)} cases:\n"
+                + _listing(reasons),
+                pytrace=False,
+            )
+        evaluated = {c: rows for c, rows in got.items() if not all(r["status"] == "not_evaluated" for r in rows)}
+        if not evaluated:
+            if got:
+                first = next(iter(got.values()))[0]
+                pytest.skip(f"not evaluated: {first['reason']}")
+            stopped = eval_run.outcome is not None and eval_run.outcome.stopped
+            pytest.skip(f"not run: {'the run stopped early' if stopped else 'it stopped'} (see the run's summary)")
+        missed = [
+            f"{case}: " + "; ".join(f"{r['metric']} {r['score']:.2f} < {r['threshold']} ({r['reason']})" for r in bad)
+            for case, rows in evaluated.items()
+            if (bad := [r for r in rows if r["status"] == "ok" and not r["passed"]])
+        ]
+        self.user_properties += [("cases", len(evaluated)), ("planned", len(planned)), ("missed", len(missed))]
+        if missed and env("EVAL_STRICT").lower() == "true":
+            pytest.fail(
+                f"{len(missed)} of {len(evaluated)} cases below their thresholds:\n" + _listing(missed), pytrace=False
+            )
 
     def reportinfo(self):
-        return self.path, None, f"{self.suite}/{self.case.id}"
+        return self.path, None, f"suite {self.name}"
 
 
-@pytest.hookimpl(trylast=True)
+def _listing(lines: list[str]) -> str:
+    more = f"\n  ... and {len(lines) - SHOWN} more (the results dir has them all)" if len(lines) > SHOWN else ""
+    return "\n".join(f"  {line}" for line in lines[:SHOWN]) + more
+
+
+def matching_cases(expression: str, inputs: Inputs) -> set[tuple[str, str]]:
+    """The (suite, case id) pairs a -k expression picks: like pytest's -k, a name matches when it contains
+    the word, case-insensitively; a case's names are its suite, its id, `suite/id` and its tags."""
+    compiled = Expression.compile(expression)
+    return {
+        (suite, case.id)
+        for suite, dataset in inputs.datasets.items()
+        for case in dataset.cases
+        if compiled.evaluate(_Names([suite, case.id, f"{suite}/{case.id}", *case.tags]))
+    }
+
+
+class _Names:
+    def __init__(self, names: Iterable[str]):
+        self.names = [name.lower() for name in names]
+
+    def __call__(self, word: str, /, **kwargs) -> bool:
+        if kwargs:
+            raise pytest.UsageError("-k over eval cases takes words, not call parameters")
+        word = word.lower()
+        return any(word in name for name in self.names)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """After -k and the like: the eval items in the run's own order, and the run started on just them."""
+    """Before pytest's own -k: the expression chooses cases, not suites (it is used up here, so pytest does
+    not deselect a suite for its name); suites left without a case are deselected."""
     eval_run = config.stash.get(RUN_KEY, None)
-    cases = [item for item in items if isinstance(item, CaseItem)]
-    if eval_run is None or not cases or config.option.collectonly:
+    if eval_run is None:
         return
-    chosen = {(item.suite, item.case.id) for item in cases}
+    expressions = [e for e in (eval_run.inputs.options.select, config.option.keyword) if e]
+    if not expressions:
+        return
+    config.option.keyword = ""
+    eval_run.chosen = matching_cases(" and ".join(f"({e})" for e in expressions), eval_run.inputs)
+    keep = [i for i in items if not isinstance(i, SuiteItem) or any(s == i.name for s, _ in eval_run.chosen)]
+    dropped = [i for i in items if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The items are final (after -k, -m and every plugin): start the run on the cases of the suites kept."""
+    eval_run = session.config.stash.get(RUN_KEY, None)
+    suites = {item.name for item in session.items if isinstance(item, SuiteItem)}
+    if eval_run is None or not suites or session.config.option.collectonly:
+        return
+    chosen = {(suite, case.id) for suite in suites for case in eval_run.cases(suite)}
     selected = units(eval_run.inputs, chosen)
     if eval_run.run is None:
         eval_run.run = connect(eval_run.inputs)
-    ordered = run_order(selected, eval_run.run.settings.seed, lambda u: runs_in_full(eval_run.run, u))
-    position = {(u.suite, u.case.id): n for n, u in reversed(list(enumerate(ordered)))}
-    others = [item for item in items if not isinstance(item, CaseItem)]
-    items[:] = sorted(cases, key=lambda item: position[(item.suite, item.case.id)]) + others
-    eval_run.start(selected)
+    eval_run.start(selected)  # execute() puts them in the run's order
 
 
 def _relative(path: Path) -> Path:
