@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import TEMPLATE_DIR, run_cookiecutter
 from tests.test_baked_project import make
@@ -61,8 +62,9 @@ class Lab:
     def branch(self, name: str, file: str, change) -> str:  # noqa: ANN001 - change: str -> str
         git(self.repo, "checkout", "-q", "-b", name, self.main)
         path = self.repo / file
-        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
-        git(self.repo, "commit", "-qam", f"{name} change")
+        path.write_text(change(path.read_text(encoding="utf-8") if path.exists() else ""), encoding="utf-8")
+        git(self.repo, "add", file)
+        git(self.repo, "commit", "-qm", f"{name} change")
         git(self.repo, "push", "-q", "origin", name)
         sha = git(self.repo, "rev-parse", "HEAD")
         git(self.repo, "checkout", "-q", "main")
@@ -163,12 +165,45 @@ def test_b_a_pr_that_breaks_retrieval_fails_with_the_regressed_metrics(lab: Lab)
     result = lab.run("broken", "pull_request", "pr.yml", lab.pull_request(lab.broken))
     assert result["code"] != 0
     assert job(result, "/gate") == "failure"
-    # On GitHub `eval-gate` (if: always()) then reports the failure; act does not start jobs whose needs
-    # failed, so here it has no result at all. Its decision rule is unit-tested (test_workflow_glue.py).
-    assert job(result, "eval-gate") in ("failure", None)
+    # On GitHub `eval-gate` (if: always()) then reports the failure. act stops a run once a reusable workflow
+    # fails, so `eval-gate` never starts here: the next test runs that job verbatim behind stand-in eval jobs.
+    assert job(result, "eval-gate") is None
     assert "Eval gate: FAIL" in result["summary"]
     for metric in ("facts", "source_recall", "refusal"):
         assert f"| {metric} |" in result["summary"]
+
+
+# (live, fork) results -> what the required check must say. Exactly one eval job applies to a PR.
+REQUIRED_CHECK = {
+    ("failure", "skipped"): "failure",  # the live gate failed: block the merge
+    ("skipped", "failure"): "failure",  # a fork's replayed gate failed
+    ("success", "skipped"): "success",
+    ("skipped", "success"): "success",
+    ("skipped", "skipped"): "failure",  # nothing ran: never a silent pass
+}
+
+
+def test_b_the_required_check_follows_the_eval_jobs(lab: Lab) -> None:
+    """pr.yml's `eval-gate` job, unchanged, behind plain stand-in jobs that end as each scenario says (act runs
+    `if: always()` jobs after failed plain jobs, which it does not after a failed reusable workflow)."""
+    pr = yaml.safe_load((lab.repo / ".github/workflows/pr.yml").read_text("utf-8"))
+    gate = pr["jobs"]["eval-gate"]
+    assert gate["needs"] == ["live", "fork"] and gate["if"] == "${{ always() }}"
+    stand_in = {"success": {"run": "true"}, "failure": {"run": "exit 1"}, "skipped": {"run": "true"}}
+    jobs = {}
+    for index, ((live, fork), _) in enumerate(REQUIRED_CHECK.items()):
+        for name, result in (("live", live), ("fork", fork)):
+            jobs[f"{name}-{index}"] = {"runs-on": "ubuntu-latest", "steps": [stand_in[result]]}
+            if result == "skipped":
+                jobs[f"{name}-{index}"]["if"] = "${{ false }}"
+        jobs[f"eval-gate-{index}"] = {**gate, "name": f"eval-gate-{index}", "needs": [f"live-{index}", f"fork-{index}"]}
+    workflow = {"name": "required-check", "on": {"pull_request": None}, "permissions": {}, "jobs": jobs}
+    branch = lab.branch(
+        "required-check", ".github/workflows/required-check.yml", lambda _: yaml.safe_dump(workflow, sort_keys=False)
+    )
+    result = lab.run("required-check", "pull_request", "required-check.yml", lab.pull_request(branch), at=branch)
+    for index, (scenario, expected) in enumerate(REQUIRED_CHECK.items()):
+        assert job(result, f"eval-gate-{index}") == expected, (scenario, result["jobs"], result["log"][-3000:])
 
 
 def test_c_release_tags_only_on_pass(lab: Lab) -> None:

@@ -262,7 +262,8 @@ def test_answers_land_where_they_belong(baked: tuple[dict[str, str], BakeResult]
     package = answers.get("package", "my_chatbot")
     pyproject = tomllib.loads(result.read("pyproject.toml"))
     assert pyproject["project"]["name"] == project
-    assert pyproject["project"]["scripts"] == {project: f"{package}.cli:main", "evalharness": "evalharness.cli:main"}
+    scripts = {project: f"{package}.cli:main", "evalharness": "evalharness.__main__:main"}
+    assert pyproject["project"]["scripts"] == scripts
     assert pyproject["tool"]["evalharness"]["tag_prefix"] == answers.get("model_tag_prefix", "model-v")
     assert pyproject["project"]["requires-python"] == f">={answers.get('python_version', '3.11')}"
     dependencies = " ".join(pyproject["project"]["dependencies"])

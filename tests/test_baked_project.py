@@ -67,6 +67,26 @@ def _junit(path: Path) -> dict[str, int]:
     return {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
 
 
+def _junit_cases(path: Path) -> set[str]:
+    """Every test that ran, as `module.Class::name` from the JUnit file (xdist workers report there too)."""
+    return {f"{case.get('classname')}::{case.get('name')}" for case in ET.parse(path).getroot().iter("testcase")}
+
+
+def _slow_tests(project: Path) -> set[str]:
+    """The project's slow tests in the JUnit spelling, as its own pytest collects them."""
+    proc = subprocess.run(
+        [str(project / ".venv/bin/pytest"), "--collect-only", "-q", "-m", "slow", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=project,
+    )  # fmt: skip
+    node_ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert proc.returncode == 0 and node_ids, proc.stdout[-2000:] + proc.stderr[-2000:]
+    spelled = set()
+    for node_id in node_ids:  # tests/test_x.py::Class::test_y[p] is classname tests.test_x.Class, name test_y[p]
+        file, *classes, name = node_id.split("::")
+        spelled.add(".".join([file.removesuffix(".py").replace("/", "."), *classes]) + f"::{name}")
+    return spelled
+
+
 @pytest.mark.parametrize("option_set", INSTALLED_SETS)
 def test_baked_project_installs_lints_and_passes_its_tests(
     tmp_path: Path, option_set: str, request: pytest.FixtureRequest
@@ -94,7 +114,9 @@ def test_baked_project_installs_lints_and_passes_its_tests(
     counts = _junit(junit)
     assert counts["tests"] > 100 and counts["failures"] == counts["errors"] == 0, counts
     assert counts["skipped"] <= 2, counts  # the offline tests have nothing to skip; a skip hides a check
-    assert (" deselected" in proc.stdout) == (tests == "test-fast")
+    slow, ran = _slow_tests(project), _junit_cases(junit)
+    assert slow, "the baked project marks its whole-eval-process tests slow"
+    assert (slow & ran) == (set() if tests == "test-fast" else slow), sorted(slow - ran or slow & ran)[:5]
     if env:
         version = subprocess.run([str(project / ".venv/bin/python"), "--version"], capture_output=True, text=True)
         assert version.stdout.startswith(f"Python {answers['python_version']}."), version.stdout
