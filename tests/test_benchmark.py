@@ -101,6 +101,14 @@ def test_the_report_ends_with_the_summary_line() -> None:
     assert "- MISSED: warm run ≤ 1.50 s (1.5 s per 1000 cases) (2.00 s)" in text
     assert "- MISSED: gate ≤ 0.10 s (2 s per 100 000 rows) (0.40 s)" in text
     assert "| ours, warm | 2.00 | 0.20 | 0 | 100 | 900 |  |" in text
+    assert "N=10000" not in text  # no scaling run, no scaling targets
+    large = {"name": "ours, large", "cases": 10000, "concurrency": 100, "limit_s": 20.0, "wall_s": 21.0,
+             "peak_rss_mb": 250, "calls": 10000, "passes": 9000, "expected_passes": 9000}  # fmt: skip
+    scaled = render({**figures, "large": large})
+    assert "| ours, large (limit 20.00 s) | 21.00 | 1.05 | 10000 | 250 | 9000 | scaling run |" in scaled
+    assert "- met: N=10000, C=100 cold ≤ 1.15·limit + 2 s = 25.00 s (21.00 s)" in scaled
+    assert "- MISSED: peak RSS grows < 2× from N=1000 (250 MB vs 100 MB, 2.50×)" in scaled
+    assert scaled.splitlines()[-1] == text.splitlines()[-1]
     slow = {**figures, "runs": [run("ours, cold", 30.0, 1000), *figures["runs"][1:]]}
     assert "- MISSED: cold ≤ 0.8× deepeval's wall (30.00 s vs 22.00 s)" in render(slow)
 
@@ -110,7 +118,8 @@ def test_a_small_benchmark_runs_every_engine_on_the_same_work(tmp_path: Path, pr
     workdir = tmp_path / "bench"
     _reuse_promptfoo_install(workdir / "my-chatbot", promptfoo_modules)
     command = [sys.executable, "-m", "tests.benchmarks", "--cases", "120", "--concurrency", "10",
-               "--latency-ms", "50", "--gate-repeats", "1", "--workdir", str(workdir)]  # fmt: skip
+               "--latency-ms", "50", "--gate-repeats", "1", "--large-cases", "300", "--large-concurrency", "30",
+               "--workdir", str(workdir)]  # fmt: skip
     proc = subprocess.run(command, cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     figures = json.loads((workdir / "results" / "bench.json").read_text(encoding="utf-8"))
@@ -121,6 +130,8 @@ def test_a_small_benchmark_runs_every_engine_on_the_same_work(tmp_path: Path, pr
     assert {run["passes"] for run in figures["runs"]} == {expected_passes(120, "bench-model")}
     assert all(run["peak_rss_mb"] > 30 for run in figures["runs"])
     assert figures["gate"]["verdict"] in ("FAIL", "INCONCLUSIVE") and figures["gate"]["rows"] == 120 * 5
+    large = figures["large"]
+    assert large["calls"] == 300 and large["passes"] == expected_passes(300, "bench-model")
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("ratio_to_limit=") and " vs_deepeval=" in last and last.endswith(" warm_calls=0")
 

@@ -1,7 +1,8 @@
 """`python -m tests.benchmarks` (make bench): one run, same cases, server and concurrency for every engine.
 
 (a) our harness, cold cache; (b) deepeval's evaluate(); (c) promptfoo eval; (d) our harness, warm cache;
-then `make gate` over N cases × 5 metrics. Prints a markdown table ending with the one-line summary, and
+then `make gate` over N cases × 5 metrics; then (e) our harness, cold, on a larger run (default N=10 000 at
+C=100) to show that wall time and memory scale. Prints a markdown table ending with the one-line summary, and
 writes bench.md and bench.json into the results dir. Targets are reported, not asserted; the run fails only
 when an engine fails or the engines disagree on how many cases passed.
 """
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=20, help="C (default 20)")
     parser.add_argument("--latency-ms", type=float, default=200.0, help="L per model call (default 200)")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="L varies uniformly by ± this")
+    parser.add_argument("--large-cases", type=int, default=10_000, help="N of the scaling run (0: none)")
+    parser.add_argument("--large-concurrency", type=int, default=100, help="C of the scaling run")
     parser.add_argument("--gate-repeats", type=int, default=3, help="times `make gate` is timed (median kept)")
     parser.add_argument("--workdir", type=Path, default=TEMPLATE_DIR / ".bench")
     args = parser.parse_args(argv)
@@ -61,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run())
             runs[-1].calls = server.calls()
         gate = time_gate(project, env, server, results, cache, args.gate_repeats)
+        large = None
+        if args.large_cases:
+            large = time_large(project, env, server, results, args.large_cases, args.large_concurrency, args.latency_ms)
 
     expected = expected_passes(args.cases, bench_project.MODEL)
     disagree = [run.name for run in runs if run.passes != expected]
+    if large and large["passes"] != large["expected_passes"]:
+        disagree.append(large["name"])
     figures = {
         "cases": args.cases, "concurrency": args.concurrency, "latency_ms": args.latency_ms,
         "jitter_ms": args.jitter_ms, "limit_s": args.cases * args.latency_ms / 1000 / args.concurrency,
@@ -74,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in runs
         ],
         "gate": gate,
+        "large": large,
     }  # fmt: skip
     markdown = render(figures)
     (results / "bench.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
@@ -118,6 +127,20 @@ def time_gate(project: Path, env: dict[str, str], server: ServerControl, results
         "verdict": verdict["verdict"],
         "bootstrap": None,  # the gate uses clustered standard errors; it has no resampling to time
     }
+
+
+def time_large(project: Path, env: dict[str, str], server: ServerControl, results: Path, cases: int,
+               concurrency: int, latency_ms: float) -> dict:  # fmt: skip
+    """Our harness, cold, on N cases at concurrency C: how wall time and peak memory grow with the run."""
+    bench_project.write_workload(project, make_cases(cases), concurrency)
+    server.reset(latency_ms=latency_ms)
+    name = f"ours, cold cache, N={cases}, C={concurrency}"
+    run = contestants.harness(name, project, env, results / "large", results / "calls-large.sqlite", "throughput")
+    return {
+        "name": name, "cases": cases, "concurrency": concurrency, "limit_s": cases * latency_ms / 1000 / concurrency,
+        "wall_s": run.measured.wall_s, "peak_rss_mb": run.measured.peak_rss_mb, "calls": server.calls(),
+        "passes": run.passes, "expected_passes": expected_passes(cases, bench_project.MODEL),
+    }  # fmt: skip
 
 
 def _clean_environment() -> dict[str, str]:
