@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from evalharness.calls import ModelCalls, NotEvaluated, RateLimiter, current_repeat
-from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir
+from evalharness.cli import main
+from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir, newest
 from evalharness.sides import read_side
 from yamlcheck import FileError
 
@@ -247,3 +249,21 @@ def test_a_reply_that_fails_validation_is_never_cached_and_a_bad_cached_one_is_a
     calls.call("judge", {"prompt": "old"}, lambda: {"text": "garbage", "model": "judge"})
     fresh = calls.call("judge", {"prompt": "old"}, ask, validate=must_be_json)
     assert fresh["cached"] is False and fresh["text"] == '{"score": 8}'
+
+
+def test_newest_is_the_results_dir_whose_run_ended_last(tmp_path: Path) -> None:
+    assert newest(tmp_path / "results") is None
+    for age, name in ((300, "demo-baseline"), (100, "select/select-current"), (200, "demo")):
+        summary = tmp_path / "results" / name / "summary.json"
+        summary.parent.mkdir(parents=True)
+        summary.write_text("{}")
+        os.utime(summary, (summary.stat().st_mtime - age,) * 2)
+    (tmp_path / "results/half-run").mkdir()  # a run still going (no summary yet) is not a candidate
+    assert newest(tmp_path / "results") == tmp_path / "results/select/select-current"
+
+
+def test_report_without_any_results_dir_says_what_to_run(
+    eval_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report"]) == 2
+    assert "run `make eval` first" in capsys.readouterr().err

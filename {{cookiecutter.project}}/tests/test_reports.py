@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from evalharness.report import markdown, page, write_reports
+from evalharness.report.terminal import summary
 
 MARKER = "<!-- eval-gate-report -->"
 
@@ -350,3 +351,38 @@ def test_html_renders_unbounded_intervals_and_none():
     verdict = verdict_dict(metrics=[metric("m", "INCONCLUSIVE", -0.1, lower=None, upper=None, se=None, mde=None)])
     text = page(verdict)
     assert text.count('class="interval"') == 1 and "<polygon" in text  # arrowheads: the interval has no ends
+
+
+# ---------------------------------------------------------------- terminal
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_the_terminal_summary_fits_15_lines_of_100_columns(name: str) -> None:
+    text = summary(ALL[name], Path("results/head"), colour=False)
+    lines = text.splitlines()
+    assert 3 <= len(lines) <= 15 and all(len(line) <= 100 for line in lines), text
+    assert lines[0].startswith(f"Eval gate: {ALL[name]['verdict']} (exit {ALL[name]['exit_code']})")
+    assert lines[-1] == "  reports: results/head/report.html · PR comment text: results/head/report.md"
+    assert "\033[" not in text
+
+
+def test_the_terminal_summary_names_each_metric_and_the_worst_cases() -> None:
+    many = [regression(f"s/c{i}") for i in range(8)]
+    text = summary({**FAILING, "regressions": many, "case_counts": {"worse": 8}}, Path("r"), colour=False)
+    (faithfulness,) = [line for line in text.splitlines() if line.lstrip().startswith("faithfulness")]
+    assert "-0.250" in faithfulness and "-0.270 .. -0.230" in faithfulness and faithfulness.endswith("FAIL")
+    assert "worst regressed cases (8 in all):" in text
+    assert [line for line in text.splitlines() if line.startswith("    - ")] == [
+        "    - s/c0 · faithfulness 1.00 → 0.50",
+        "    - s/c1 · faithfulness 1.00 → 0.50",
+        "    - s/c2 · faithfulness 1.00 → 0.50",
+    ]
+
+
+def test_the_terminal_summary_keeps_15_lines_with_many_metrics_and_says_what_else_failed() -> None:
+    metrics = [metric(f"metric_{i}", "PASS", 0.0) for i in range(30)]
+    errored = {**ERRORED, "metrics": metrics, "regressions": [regression("s/c1")]}
+    text = summary(errored, Path("r"), colour=False)
+    assert len(text.splitlines()) == 15 and "more metric(s) (all PASS) in report.md" in text
+    assert "also: 75 infrastructure error(s): re-run to resume" in text
+    assert "\033[1;35mERROR\033[0m" in summary(errored, Path("r"), colour=True)

@@ -10,7 +10,7 @@
     promptfoo      the datasets through promptfoo into the results dir (+ promptfoo-view, redteam)
     ci STEP        what the GitHub workflows run (see `evalharness ci --help`)
 
-Options default to the EVAL_* variables (README: "Environment"). Exit codes: 0 ok / pass, 1 quality fail
+Options default to the EVAL_* variables (docs/reference.md: "Environment"). Exit codes: 0 ok / pass, 1 quality fail
 (gate), 2 bad input or config, 3 infrastructure error.
 """
 
@@ -208,17 +208,28 @@ def _stopped_line(stopped: dict) -> str:
 def _gate(args: argparse.Namespace) -> int:
     verdict = _verdict(args)
     from evalharness.report import markdown
+    from evalharness.report.terminal import summary
 
-    print(markdown(verdict))
+    print(summary(verdict, _results(args)))  # the whole story is in report.md / report.html beside it
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as handle:
             handle.write(markdown(verdict) + "\n")
-    print(f"verdict: {verdict['verdict']} (exit {verdict['exit_code']}); reports in {_results(args)}", file=sys.stderr)
     return verdict["exit_code"]
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.results is None and not env("EVAL_RESULTS") and not (DEFAULT_RESULTS / "summary.json").is_file():
+        from evalharness.results import newest
+
+        args.results = newest()
+        if args.results is None:
+            print(
+                "error: no results dir yet: run `make eval` first (or name one: make report RESULTS=dir)",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        print(f"reporting on {args.results}, the newest results dir (RESULTS=dir for another)", file=sys.stderr)
     verdict = _verdict(args)
     print(f"reports written to {_results(args)} (verdict {verdict['verdict']})")
     return EXIT_PASS

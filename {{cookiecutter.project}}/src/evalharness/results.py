@@ -40,6 +40,12 @@ ROW_FILES = (RESULTS_FILE, OUTPUTS_FILE)
 Row = dict[str, Any]
 
 
+def newest(root: Path = Path("results")) -> Path | None:
+    """The results dir under `root` (any depth) whose run ended last: what `report` shows when none is named."""
+    finished = [summary.parent for summary in root.rglob(SUMMARY_FILE)] if root.is_dir() else []
+    return max(finished, key=lambda d: (d / SUMMARY_FILE).stat().st_mtime, default=None)
+
+
 def unit_key(row: Row) -> tuple[str, str, int]:
     return row["suite"], row["case"], int(row["repeat"])
 
