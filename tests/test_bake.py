@@ -39,6 +39,7 @@ PACKAGE_FILES = {
     "config.py",
     "errors.py",
     "feedback.py",
+    "feedback_store.py",
     "fingerprint.py",
     "knowledge.py",
     "prompting.py",
@@ -80,6 +81,9 @@ TEST_FILES = {
         "test_ci_release",
         "test_probes",
         "test_selection",
+        "loopback/__init__",
+        "loopback/loopback_guard",
+        "loopback/sitecustomize",
     )
 }
 # The generic packages: copied verbatim (never rendered), so they can be updated from the template.
@@ -114,6 +118,7 @@ GENERIC_FILES = (
             "report/markdown",
             "report/svg",
             "report/tables",
+            "report/terminal",
             "options",
             "provenance",
             "results",
@@ -195,10 +200,12 @@ TOP_LEVEL = {
     "pyproject.toml",
 }
 
+DOCS = {f"docs/{name}.md" for name in ("bot", "ci", "evals", "feedback", "model-selection", "reference", "updating")}
+
 
 def expected_files(answers: dict[str, str]) -> set[str]:
     package = answers.get("package", "my_chatbot")
-    files = TOP_LEVEL | KNOWLEDGE | TEST_FILES | GENERIC_FILES | EVAL_FILES | GITHUB_FILES
+    files = TOP_LEVEL | DOCS | KNOWLEDGE | TEST_FILES | GENERIC_FILES | EVAL_FILES | GITHUB_FILES
     files |= {f"src/{package}/{name}" for name in PACKAGE_FILES}
     if answers.get("http_api", "yes") == "yes":
         files |= {f"src/{package}/api.py", "tests/test_api.py"}
@@ -304,3 +311,39 @@ def test_every_target_that_runs_uv_can_bootstrap_it(bake) -> None:
             needs = prerequisites.split("##")[0].split()
             assert "$(UV)" in needs or "install" in needs, f"make {name} runs uv without bootstrapping it"
     assert checked >= 15
+
+
+def test_make_help_fits_100_columns(baked: tuple[dict[str, str], BakeResult]) -> None:
+    """`make help` prints `  make NAME<pad to 17> DESCRIPTION`; every line must fit a 100-column terminal."""
+    _, result = baked
+    makefile = result.read("Makefile")
+    documented = re.findall(r"^([a-z][a-z-]*):[^\n#]*## ([^\n]*)$", makefile, re.M)
+    assert len(documented) >= 15
+    lines = [f"  make {name:<17s} {text}" for name, text in documented]
+    assert all(len(line) <= 100 for line in lines), [line for line in lines if len(line) > 100]
+
+
+CODE = re.compile(r"```.*?```|`[^`]+`", re.S)  # code blocks and spans: where a command is, not prose
+MAKE_COMMAND = re.compile(r"\bmake ([a-z][a-z-]*)")
+MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def test_the_readme_is_a_front_door_whose_links_and_commands_hold(baked: tuple[dict[str, str], BakeResult]) -> None:
+    """The baked README fits about 150 lines with the two commands on its first screen; it and every page of
+    docs/ link only to files that exist and name only make targets that `make help` lists."""
+    _, result = baked
+    readme = result.read("README.md").splitlines()
+    assert len(readme) <= 150, len(readme)
+    first_screen = "\n".join(readme[:40])
+    assert "make demo " in first_screen and "make test " in first_screen
+    documented = set(re.findall(r"^([a-z][a-z-]*):[^\n#]*## ", result.read("Makefile"), re.M))
+    pages = ["README.md", *sorted(name for name in result.files() if name.startswith("docs/"))]
+    assert set(pages[1:]) == DOCS
+    for page in pages:
+        text = result.read(page)
+        for target in MAKE_COMMAND.findall("\n".join(CODE.findall(text))):
+            assert target in documented, f"{page}: `make {target}` is not a target `make help` lists"
+        for link in MARKDOWN_LINK.findall(text):
+            if "://" in link:
+                continue
+            assert (result.project_dir / page).parent.joinpath(link).resolve().is_file(), f"{page}: broken link {link}"

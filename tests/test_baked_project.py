@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 # The Makefile's own variables: a user types them on the make command line (`make eval RESULTS=dir`); the same
 # names in the environment are ignored on purpose, so they go on the command line here too.
 MAKE_VARIABLES = {"RESULTS", "BASELINE", "GATE_MODE", "CACHE_MODE", "CACHE", "SELECT", "SHARD", "REPEATS",
-                  "CANDIDATE", "CANDIDATES", "SET", "ACCEPT_WORSE", "BUMP", "PROVIDER", "SHARDS"}  # fmt: skip
+                  "CANDIDATE", "CANDIDATES", "SET", "ACCEPT_WORSE", "BUMP", "BOT_PROVIDER", "SHARDS"}  # fmt: skip
 
 
 def make(project_dir: Path, *args: str, timeout: int = 900, **env: str) -> subprocess.CompletedProcess[str]:
@@ -107,7 +107,7 @@ def test_baked_project_installs_lints_and_passes_its_tests(
 
     # The slow tests run whole eval processes through the generic harness (byte-identical in every option set):
     # the full suite runs once, for the default answers; the other option sets run everything else.
-    tests = "test" if option_set == "default" else "test-fast"
+    tests = "test-all" if option_set == "default" else "test"
     junit = tmp_path / "junit.xml"
     proc = make(project, "install", "lint", tests, PYTEST_ADDOPTS=f"--junitxml={junit}", **env)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -116,19 +116,21 @@ def test_baked_project_installs_lints_and_passes_its_tests(
     assert counts["skipped"] <= 2, counts  # the offline tests have nothing to skip; a skip hides a check
     slow, ran = _slow_tests(project), _junit_cases(junit)
     assert slow, "the baked project marks its whole-eval-process tests slow"
-    assert (slow & ran) == (set() if tests == "test-fast" else slow), sorted(slow - ran or slow & ran)[:5]
+    assert (slow & ran) == (slow if tests == "test-all" else set()), sorted(slow - ran or slow & ran)[:5]
     if env:
         version = subprocess.run([str(project / ".venv/bin/python"), "--version"], capture_output=True, text=True)
         assert version.stdout.startswith(f"Python {answers['python_version']}."), version.stdout
     # promptfoo's real runs must not be skipped.
     assert "promptfoo CLI not installed" not in proc.stdout
     with_promptfoo = OPTION_SETS[option_set].get("promptfoo", "yes") == "yes"
-    assert (project / "node_modules").is_dir() == (with_promptfoo and tests == "test")
+    assert (project / "node_modules").is_dir() == (with_promptfoo and tests == "test-all")
     assert (project / "uv.lock").is_file(), "make install must leave a uv.lock to commit"
 
     help_text = make(project, "help").stdout
-    for target in ("install", "demo", "chat", "test", "test-fast", "lint", "eval", "gate", "report", "merge", "curate"):
-        assert f"make {target}" in help_text
+    for target in ("install", "demo", "chat", "test", "test-all", "lint", "eval", "gate", "report", "merge", "curate"):
+        assert f"make {target} " in help_text
+    too_wide = [line for line in help_text.splitlines() if len(line) > 100]
+    assert not too_wide, too_wide
     assert ("make promptfoo " in help_text) == with_promptfoo
 
 
@@ -142,7 +144,7 @@ def test_demo_answers_offline_with_sources(tmp_path: Path) -> None:
 
     # Quotes and shell metacharacters in a question reach the bot intact.
     tricky = 'What does the "Plus" plan cost; $HOME `id`?'
-    proc = make(project, "chat", Q=tricky, PROVIDER="offline")
+    proc = make(project, "chat", Q=tricky, BOT_PROVIDER="offline")
     assert proc.returncode == 0, proc.stderr
     assert "$8 per member per month" in proc.stdout
     assert '"question": ' not in proc.stdout  # plain output, not JSON
@@ -178,6 +180,6 @@ def test_template_demo_target(tmp_path: Path) -> None:
     assert "Changed: bot.yaml retrieval.top_k 4 → 1" in broken["headline"]
     assert broken["regressions"] and all(case["lost"] for case in broken["regressions"])
     assert "stopped early at look 1: FAIL is certain" in proc.stdout
-    assert proc.stdout.index("## Eval gate: PASS") < proc.stdout.index("## Eval gate: FAIL")
+    assert proc.stdout.index("Eval gate: PASS") < proc.stdout.index("Eval gate: FAIL")
     assert "the gate passed the no-op and failed the broken variant" in proc.stdout
     assert "top_k: 4" in (demo / "bot.yaml").read_text(encoding="utf-8")  # the user's file is untouched

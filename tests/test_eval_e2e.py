@@ -71,7 +71,7 @@ def gate(project: Path, head: str, base: str = "results/base", mode: str = "pr")
 
 @pytest.fixture(scope="module")
 def baseline(project: Path) -> str:
-    base = make(project, "eval", RESULTS="results/base", PROVIDER="offline")
+    base = make(project, "eval", RESULTS="results/base", BOT_PROVIDER="offline")
     assert base.returncode == 0, base.stdout[-3000:] + base.stderr[-3000:]
     return "results/base"
 
@@ -81,7 +81,7 @@ def verdicts(verdict: dict) -> dict[str, str]:
 
 
 def test_a_no_op_passes_and_makes_no_model_call(project: Path, baseline: str) -> None:
-    noop = make(project, "eval", RESULTS="results/noop", PROVIDER="offline")
+    noop = make(project, "eval", RESULTS="results/noop", BOT_PROVIDER="offline")
     assert noop.returncode == 0 and f"0 live, {CASES} cached" in noop.stdout, noop.stdout[-2000:]
     code, verdict, _ = gate(project, "results/noop")
     assert (code, verdict["verdict"]) == (0, "PASS"), verdict["notes"]
@@ -92,7 +92,7 @@ def test_a_no_op_passes_and_makes_no_model_call(project: Path, baseline: str) ->
 
 def test_fewer_passages_fail_with_the_regressed_cases_and_the_cause(project: Path, baseline: str) -> None:
     """The textbook case: retrieval.top_k 4 -> 1 (through SET: bot.yaml itself is not edited)."""
-    broken = make(project, "eval", RESULTS="results/top1", PROVIDER="offline", SET="retrieval.top_k=1")
+    broken = make(project, "eval", RESULTS="results/top1", BOT_PROVIDER="offline", SET="retrieval.top_k=1")
     assert broken.returncode == 0, broken.stderr[-3000:]  # a finished run; the verdict is the gate's job
     code, verdict, report = gate(project, "results/top1")
     assert (code, verdict["verdict"]) == (1, "FAIL")
@@ -114,7 +114,7 @@ def test_any_one_knowledge_document_emptied_fails(project: Path, baseline: str, 
     shutil.copytree(project / "knowledge", knowledge)
     (knowledge / document).write_text("", encoding="utf-8")
     results = f"results/empty-{document}"
-    run = make(project, "eval", RESULTS=results, PROVIDER="offline", SET=f"retrieval.knowledge_dir={knowledge}")
+    run = make(project, "eval", RESULTS=results, BOT_PROVIDER="offline", SET=f"retrieval.knowledge_dir={knowledge}")
     assert run.returncode == 0, run.stderr[-3000:]
     code, verdict, _ = gate(project, results)
     assert (code, verdict["verdict"]) == (1, "FAIL"), verdicts(verdict)
@@ -158,7 +158,7 @@ def test_one_broken_must_pass_case_blocks_alone(project: Path, baseline: str, tm
         page.read_text(encoding="utf-8").replace("valid for 60 minutes", "valid for a while"), encoding="utf-8"
     )
     run = make(
-        project, "eval", RESULTS="results/mustpass", PROVIDER="offline", SET=f"retrieval.knowledge_dir={knowledge}"
+        project, "eval", RESULTS="results/mustpass", BOT_PROVIDER="offline", SET=f"retrieval.knowledge_dir={knowledge}"
     )
     assert run.returncode == 0, run.stderr[-3000:]
     code, verdict, report = gate(project, "results/mustpass")

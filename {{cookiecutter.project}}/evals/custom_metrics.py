@@ -1,7 +1,7 @@
 """Metrics of this project's own, registered with @metric and switched on in eval.yaml (`metric_modules`).
 
 Add yours here (or in another module listed there): the harness scores, gates and reports them like its
-built-in metrics. README: "Your own metrics".
+built-in metrics. docs/evals.md: "Your own metrics".
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ from evalharness.settings import load_settings
 
 from tests.fake_langsmith import FakeLangSmith
 from tests.fake_openai import FakeOpenAI
+from tests.loopback import loopback_guard
+
+loopback_guard.install()  # from here on, this process cannot reach another host
+GUARD_SITE = Path(loopback_guard.__file__).parent  # its sitecustomize.py guards the processes tests start
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BOT_YAML = PROJECT_ROOT / "bot.yaml"
@@ -28,8 +32,25 @@ SAMPLE_CASES = _sample_cases()  # every case of every suite: what one `make eval
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch):
-    """Tests never see the developer's keys or endpoints: nothing can leave the machine by accident."""
+def _loopback_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A test that tries to reach a non-loopback host fails, whether it tried itself or through a process it
+    started (the attempt is refused either way, so nothing leaves the machine)."""
+    log = tmp_path / "non-loopback-attempts.log"
+    monkeypatch.setenv(loopback_guard.LOG_VARIABLE, str(log))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(GUARD_SITE), os.environ.get("PYTHONPATH")])))
+    before = len(loopback_guard.ATTEMPTS)
+    yield
+    attempts = loopback_guard.ATTEMPTS[before:] + (log.read_text("utf-8").splitlines() if log.is_file() else [])
+    del loopback_guard.ATTEMPTS[before:]
+    if attempts:
+        pytest.fail("tried to reach a host other than this machine:\n  " + "\n  ".join(attempts), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Tests never see the developer's keys or endpoints: nothing can leave the machine by accident; turns and
+    feedback kept without LangSmith go to the test's own directory, never the project's feedback/."""
+    monkeypatch.setenv("BOT_FEEDBACK_DIR", str(tmp_path / "feedback"))
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "BOT_PROVIDER", "BOT_CONFIG", "GITHUB_ACTIONS", "GITHUB_SHA"):
         monkeypatch.delenv(name, raising=False)
     for name in ("API_KEY", "TRACING", "ENDPOINT", "PROJECT", "TRACING_V2"):

@@ -1,5 +1,6 @@
-"""User feedback: scores land on the traced turn they are about, and `curate` turns badly scored turns into
-candidate eval cases: deduplicated, valid as a dataset, and never overwriting what a reviewer edited."""
+"""User feedback: scores land on the traced turn they are about (or in the local store without LangSmith), and
+`curate` turns badly scored turns into review-inbox cases: deduplicated, valid as a dataset, and never
+overwriting what a reviewer edited."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _score(run_id: str, score: str, comment: str | None = None) -> int:
 @pytest.fixture
 def traced(langsmith: FakeLangSmith, monkeypatch: pytest.MonkeyPatch, project_copy: Path) -> FakeLangSmith:
     monkeypatch.setenv("BOT_PROVIDER", "offline")
-    monkeypatch.chdir(project_copy)  # curate writes evals/datasets/candidates.yaml of this copy
+    monkeypatch.chdir(project_copy)  # curate writes evals/review/inbox.yaml of this copy
     return langsmith
 
 
@@ -64,9 +65,22 @@ def test_bad_feedback_is_refused_with_exit_2(
     assert traced.feedback == []
 
 
-def test_feedback_without_langsmith_says_how_to_turn_it_on(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _score("01936b2e-7c4f-7b2e-9c1a-3f5e8d7a6b5c", "up") == 2
-    assert "LANGSMITH_API_KEY" in capsys.readouterr().err
+def test_without_langsmith_turns_and_feedback_are_kept_locally_and_curated(
+    monkeypatch: pytest.MonkeyPatch, project_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BOT_PROVIDER", "offline")
+    monkeypatch.chdir(project_copy)
+    bad, good = _ask("Can I pay for Quillwave with a gift card?", capsys), _ask("How much is Plus?", capsys)
+    assert _score(bad, "up") == 0 and _score(bad, "down", "it never said") == 0  # the last score counts
+    assert _score(good, "up") == 0
+    out = capsys.readouterr().out
+    assert f"on run {bad} in " in out and "(LangSmith is off)" in out
+    assert main(["curate"]) == 0
+    assert "1 new case(s) in evals/review/inbox.yaml from " in capsys.readouterr().out
+    inbox = project_copy / "evals/review/inbox.yaml"
+    (case,) = load_dataset(inbox).cases
+    assert case.input == "Can I pay for Quillwave with a gift card?" and "user said: it never said" in inbox.read_text()
+    assert main(["curate"]) == 0 and "0 new case(s)" in capsys.readouterr().out
 
 
 def test_feedback_to_an_unreachable_langsmith_is_an_infrastructure_error(
@@ -90,8 +104,8 @@ def test_curate_collects_badly_scored_turns_once_and_keeps_reviewed_cases(
     capsys.readouterr()
 
     assert main(["curate"]) == 0
-    assert "1 new candidate(s)" in capsys.readouterr().out
-    candidates = project_copy / "evals" / "datasets" / "candidates.yaml"
+    assert "1 new case(s)" in capsys.readouterr().out
+    candidates = project_copy / "evals" / "review" / "inbox.yaml"
     (case,) = load_dataset(candidates).cases  # a valid dataset as written
     assert case.input == "Can I pay for Quillwave with a gift card?" and "from-feedback" in case.tags
     text = candidates.read_text()
@@ -101,7 +115,7 @@ def test_curate_collects_badly_scored_turns_once_and_keeps_reviewed_cases(
     reviewed = text.replace("refuse: null", "refuse: true")
     candidates.write_text(reviewed)
     assert main(["curate"]) == 0
-    assert "0 new candidate(s)" in capsys.readouterr().out and candidates.read_text() == reviewed
+    assert "0 new case(s)" in capsys.readouterr().out and candidates.read_text() == reviewed
 
     # A new bad turn is appended after the reviewed case, which stays byte for byte.
     newer = _ask("Does Quillwave have a Linux app?", capsys)
@@ -118,7 +132,7 @@ def test_curate_collects_badly_scored_turns_once_and_keeps_reviewed_cases(
     rejected = after[: after.index("cases:")] + "cases: []\n"
     candidates.write_text(rejected)
     assert main(["curate"]) == 0
-    assert "0 new candidate(s)" in capsys.readouterr().out and candidates.read_text() == rejected
+    assert "0 new case(s)" in capsys.readouterr().out and candidates.read_text() == rejected
 
 
 def test_curate_refuses_to_append_to_a_file_it_cannot_parse(
@@ -126,13 +140,18 @@ def test_curate_refuses_to_append_to_a_file_it_cannot_parse(
 ) -> None:
     assert _score(_ask("Can I pay for Quillwave with a gift card?", capsys), "0") == 0
     observability.flush()
-    candidates = project_copy / "evals" / "datasets" / "candidates.yaml"
+    candidates = project_copy / "evals" / "review" / "inbox.yaml"
+    candidates.parent.mkdir()
     candidates.write_text("cases:\n- id: a\n  input: [unclosed\n")
     assert main(["curate"]) == 2
-    assert "candidates.yaml: not valid YAML" in capsys.readouterr().err
+    assert "inbox.yaml: not valid YAML" in capsys.readouterr().err
     assert candidates.read_text() == "cases:\n- id: a\n  input: [unclosed\n"
 
 
-def test_curate_without_langsmith_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["curate"]) == 2
-    assert "LANGSMITH_API_KEY" in capsys.readouterr().err
+def test_curate_with_nothing_stored_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch, project_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(project_copy)
+    assert main(["curate"]) == 0
+    assert "0 new case(s)" in capsys.readouterr().out
+    assert not (project_copy / "evals/review/inbox.yaml").exists()  # nothing to review: no file appears

@@ -1,7 +1,7 @@
 """How one run is asked for: its options, from the harness's own EVAL_* environment variables.
 
 Every variable the harness reads is named here and starts with EVAL_, so none collides with the user's shell;
-the SDKs' own variables (OPENAI_*, LANGSMITH_*) keep their names. README "Environment" lists them all.
+the SDKs' own variables (OPENAI_*, LANGSMITH_*) keep their names. docs/reference.md "Environment" lists them all.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ DEFAULT_RESULTS = Path("results/latest")
 DEFAULT_CACHE = Path(".eval-cache/calls.sqlite")
 DEFAULT_EVAL_CONFIG = Path("evals/eval.yaml")
 
-# name -> what it sets (the README table is generated from nothing else, and a test checks it is complete)
+# name -> what it sets (the docs/reference.md table is written from nothing else, and a test checks it is complete)
 VARIABLES = {
     "EVAL_RESULTS": "results dir a run writes and the gate judges (default results/latest)",
     "EVAL_BASELINE": "results dir to compare with: the gate's baseline, and a run's sequential looks",

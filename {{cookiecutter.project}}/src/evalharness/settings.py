@@ -166,5 +166,5 @@ def custom_metrics(settings: EvalSettings, path: Path = DEFAULT_EVAL_CONFIG) -> 
 def _unknown(where: str, metric: str) -> str:
     return (
         f"{where}: unknown metric {metric!r}: built in are {', '.join(ALL_METRICS)}; "
-        'your own metrics come from a module in metric_modules (README: "Your own metrics")'
+        'your own metrics come from a module in metric_modules (docs/evals.md: "Your own metrics")'
     )

@@ -1,8 +1,9 @@
 """User feedback on answers, and the loop back into the eval datasets.
 
-`record` attaches a user's score to the trace of the turn it is about (the answer's run_id). `curate` pulls the
-turns users scored badly into evals/datasets/candidates.yaml: a review queue in the dataset format, so a reviewed
-case moves into a suite's dataset as it is. The file is only ever appended to: what a reviewer edited stays.
+`record` attaches a user's score to the trace of the turn it is about (the answer's run_id) in LangSmith, or,
+when LangSmith is off, keeps it in the local store (feedback_store.py) beside the turn itself. `curate` pulls the
+turns users scored badly, from either, into evals/review/inbox.yaml: a review queue in the dataset format, so a
+reviewed case moves into a suite's dataset as it is. The inbox is only ever appended to: a reviewer's edits stay.
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ import yaml
 
 import observability
 
+from {{ cookiecutter.package }} import feedback_store
 from {{ cookiecutter.package }}.tracing import project_name
 
 FEEDBACK_KEY = "user_score"  # 1 = helpful, 0 = not; what LangSmith shows as the feedback column
 NEGATIVE_BELOW = 0.5
-CANDIDATES = Path("evals/datasets/candidates.yaml")
-# Every run curate has taken, so a candidate a reviewer deleted (rejected) does not come back.
+DATASETS = Path("evals/datasets")
+INBOX = Path("evals/review/inbox.yaml")  # outside datasets/: nothing in it is an eval case until reviewed
+# Every run curate has taken, so a turn a reviewer deleted from the inbox (rejected) does not come back.
 CURATED_RUNS = "curated-runs.txt"
-CANDIDATES_HEADER = """\
-# Candidate eval cases from user feedback, written by `{{ cookiecutter.project }} curate`; review before use.
+INBOX_HEADER = """\
+# Turns users scored as unhelpful, written by `{{ cookiecutter.project }} curate`; review before use.
 # For each case: check the question, fill in `expect` (facts, sources, refuse), then move it into a suite's
-# dataset (e.g. support.yaml). Curate only appends: edits and deletions here are kept.
+# dataset (e.g. evals/datasets/support.yaml). Curate only appends: edits and deletions here are kept.
 description: Turns users scored as unhelpful, awaiting review
 cases:
 """
@@ -39,27 +42,38 @@ class FeedbackError(Exception):
     exit_code = 3  # LangSmith unreachable or refused
 
 
-class TrackingOff(FeedbackError):
-    exit_code = 2  # nothing to send feedback to: a setup problem, not an outage
-
-
 class InvalidFeedback(FeedbackError):
     exit_code = 2
 
 
-class CandidatesFileError(FeedbackError):
-    exit_code = 2  # candidates.yaml was edited into a shape curate cannot append to safely
+class InboxFileError(FeedbackError):
+    exit_code = 2  # the inbox was edited into a shape curate cannot append to safely
 
 
-def record(run_id: str, score: float, comment: str | None = None, source: str = "cli") -> str:
-    """Attach a user's score (0..1) and comment to the traced turn `run_id`; returns the feedback id."""
-    client = _client()
+@dataclass(frozen=True)
+class Recorded:
+    feedback_id: str
+    stored: str  # "langsmith" or the local store's directory
+
+
+def remember(answer: Any, history: list[dict[str, str]] | None = None) -> None:
+    """Keep a turn in the local store when LangSmith is off (with LangSmith on, its trace is the record)."""
+    if not observability.configured():
+        feedback_store.add_turn(answer, history)
+
+
+def record(run_id: str, score: float, comment: str | None = None, source: str = "cli") -> Recorded:
+    """Attach a user's score (0..1) and comment to the turn `run_id`: on its LangSmith trace, or in the local
+    store when LangSmith is off."""
     try:
         run = uuid.UUID(run_id)
     except ValueError:
         raise InvalidFeedback(f"run id {run_id!r} is not a UUID (use the run_id an answer returned)") from None
     if not 0.0 <= score <= 1.0:
         raise InvalidFeedback(f"score {score} is out of range: use 0 (unhelpful) to 1 (helpful)")
+    if not observability.configured():
+        return Recorded(feedback_store.add_feedback(str(run), score, comment, source), str(feedback_store.store_dir()))
+    client = _client()
     try:
         made = client.create_feedback(
             run,
@@ -74,18 +88,53 @@ def record(run_id: str, score: float, comment: str | None = None, source: str = 
         raise FeedbackError(
             f"LangSmith did not take the feedback: {observability.describe_failure(str(exc))}"
         ) from None
-    return str(made.id)
+    return Recorded(str(made.id), "langsmith")
 
 
 @dataclass
 class Curated:
-    added: list[str]  # case ids appended to the candidates file
-    known: int  # negative turns whose question is already a case or a candidate
+    added: list[str]  # case ids appended to the inbox
+    known: int  # negative turns whose question is already a case or in the inbox
+    source: str  # where the turns came from: "langsmith" or the local store's directory
 
 
-def curate(days: int = 30, limit: int = 200, datasets: Path = CANDIDATES.parent) -> Curated:
-    client = _client()
+def curate(days: int = 30, limit: int = 200, datasets: Path = DATASETS, inbox: Path = INBOX) -> Curated:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    if observability.configured():
+        runs, source = _badly_scored_in_langsmith(since, limit), "langsmith"
+    else:
+        runs = feedback_store.scored_below(NEGATIVE_BELOW, since, limit)
+        source = str(feedback_store.store_dir())
+    ledger = inbox.with_name(CURATED_RUNS)
+    text = inbox.read_text(encoding="utf-8") if inbox.exists() else INBOX_HEADER
+    before = _count_cases(inbox, text)
+    curated = set(ledger.read_text(encoding="utf-8").split()) if ledger.exists() else set()
+    seen = known_questions([*sorted(datasets.glob("*.yaml")), inbox]) | curated
+    added, known, blocks = [], 0, []
+    for run in sorted(runs, key=lambda r: r.start_time):
+        case = candidate_case(run.id, run.inputs or {}, run.outputs or {})
+        if case is None:
+            continue
+        key = _normalize(case.get("input") or case["messages"][-1]["content"])
+        if str(run.id) in seen or key in seen or case["id"] in seen:
+            known += 1
+            continue
+        seen.update({key, case["id"], str(run.id)})
+        added.append(case["id"])
+        blocks.append(_render(case, run, run.comments))
+        curated.add(str(run.id))
+    if blocks:
+        text = (text if text.endswith("\n") else text + "\n") + "".join(blocks)
+        if _count_cases(inbox, text) != before + len(blocks):
+            raise InboxFileError(f"{inbox}: appended cases would not parse as `cases:` items; fix the file")
+        inbox.parent.mkdir(parents=True, exist_ok=True)
+        _replace(inbox, text)
+        _replace(ledger, "".join(f"{run_id}\n" for run_id in sorted(curated)))
+    return Curated(added, known, source)
+
+
+def _badly_scored_in_langsmith(since: dt.datetime, limit: int) -> list[feedback_store.StoredTurn]:
+    client = _client()
     try:
         runs = list(
             client.list_runs(
@@ -99,31 +148,10 @@ def curate(days: int = 30, limit: int = 200, datasets: Path = CANDIDATES.parent)
         comments = _comments(client, [run.id for run in runs])
     except Exception as exc:
         raise FeedbackError(f"could not read runs from LangSmith: {observability.describe_failure(str(exc))}") from None
-    path, ledger = datasets / CANDIDATES.name, datasets / CURATED_RUNS
-    text = path.read_text(encoding="utf-8") if path.exists() else CANDIDATES_HEADER
-    before = _count_cases(path, text)
-    curated = set(ledger.read_text(encoding="utf-8").split()) if ledger.exists() else set()
-    seen = known_questions(datasets) | curated
-    added, known, blocks = [], 0, []
-    for run in sorted(runs, key=lambda r: r.start_time):
-        case = candidate_case(run.id, run.inputs or {}, run.outputs or {})
-        if case is None:
-            continue
-        key = _normalize(case.get("input") or case["messages"][-1]["content"])
-        if str(run.id) in seen or key in seen or case["id"] in seen:
-            known += 1
-            continue
-        seen.update({key, case["id"], str(run.id)})
-        added.append(case["id"])
-        blocks.append(_render(case, run, comments.get(str(run.id), [])))
-        curated.add(str(run.id))
-    if blocks:
-        text = (text if text.endswith("\n") else text + "\n") + "".join(blocks)
-        if _count_cases(path, text) != before + len(blocks):
-            raise CandidatesFileError(f"{path}: appended cases would not parse as `cases:` items; fix the file")
-        _replace(path, text)
-        _replace(ledger, "".join(f"{run_id}\n" for run_id in sorted(curated)))
-    return Curated(added, known)
+    return [
+        feedback_store.StoredTurn(str(r.id), r.start_time, r.inputs or {}, r.outputs or {}, comments.get(str(r.id), []))
+        for r in runs
+    ]
 
 
 def candidate_case(run_id: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any] | None:
@@ -141,10 +169,12 @@ def candidate_case(run_id: Any, inputs: dict[str, Any], outputs: dict[str, Any])
     return case
 
 
-def known_questions(datasets: Path) -> set[str]:
-    """Every case id and (normalized) question in the dataset files, candidates included."""
+def known_questions(files: list[Path]) -> set[str]:
+    """Every case id and (normalized) question in these dataset files (the inbox among them)."""
     seen: set[str] = set()
-    for path in sorted(datasets.glob("*.yaml")):
+    for path in files:
+        if not path.is_file():
+            continue
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError:
@@ -163,12 +193,12 @@ def _count_cases(path: Path, text: str) -> int:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CandidatesFileError(f"{path}: not valid YAML ({exc.__class__.__name__}); fix the file") from None
+        raise InboxFileError(f"{path}: not valid YAML ({exc.__class__.__name__}); fix the file") from None
     if not isinstance(document, dict) or "cases" not in document:
-        raise CandidatesFileError(f"{path}: expected a `cases:` list; fix the file")
+        raise InboxFileError(f"{path}: expected a `cases:` list; fix the file")
     cases = document["cases"] or []  # a bare `cases:` (the header alone) is an empty list
     if not isinstance(cases, list):
-        raise CandidatesFileError(f"{path}: expected a `cases:` list; fix the file")
+        raise InboxFileError(f"{path}: expected a `cases:` list; fix the file")
     return len(cases)
 
 
@@ -202,18 +232,19 @@ def _project_id(client: Any) -> str | None:
     trace has arrived."""
     from langsmith.utils import LangSmithNotFoundError
 
-    try:
-        return str(client.read_project(project_name=project_name()).id)
-    except LangSmithNotFoundError:
-        return None
+    for attempt in range(2):
+        try:
+            return str(client.read_project(project_name=project_name()).id)
+        except LangSmithNotFoundError:
+            if attempt == 0:
+                observability.flush()  # the turn may still sit in this process's queue (an API worker)
+    return None
 
 
 def _client():
-    client = observability.client()
-    if client is None and observability.configured():
-        raise FeedbackError("LangSmith is configured but its client could not be set up (see the warning above)")
+    client = observability.client()  # only asked when LangSmith is configured
     if client is None:
-        raise TrackingOff("LangSmith is off: set LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted one)")
+        raise FeedbackError("LangSmith is configured but its client could not be set up (see the warning above)")
     return client
 
 

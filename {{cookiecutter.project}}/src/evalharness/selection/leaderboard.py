@@ -1,6 +1,6 @@
 """The leaderboard: every contestant's results dir, reduced to intervals, comparisons and a recommendation.
 
-The rule (README, "Choosing a model"): among contestants that pass eval.yaml's absolute bars, a contestant
+The rule (docs/model-selection.md): among contestants that pass eval.yaml's absolute bars, a contestant
 is *in the top group* when, on every gated metric, it is confidently within the metric's tolerance of the
 metric's leader (the gate's paired test, Holm-corrected across metrics, against the best mean). The
 recommendation is the cheapest of the top group (then the better quality, then the faster). When the data
