@@ -45,7 +45,7 @@ def load_fake_openai(project: Path):
 
 
 def gate(project: Path, head: str, base: str = "results/base", mode: str = "pr") -> tuple[int, dict, str]:
-    """The gate CLI itself (make would turn its exit code into 2): exit code, verdict.json, report."""
+    """The gate CLI itself (make would turn its exit code into 2): exit code, verdict.json, what it printed."""
     proc = subprocess.run(
         [
             str(project / ".venv/bin/python"),
@@ -94,13 +94,13 @@ def test_fewer_passages_fail_with_the_regressed_cases_and_the_cause(project: Pat
     """The textbook case: retrieval.top_k 4 -> 1 (through SET: bot.yaml itself is not edited)."""
     broken = make(project, "eval", RESULTS="results/top1", BOT_PROVIDER="offline", SET="retrieval.top_k=1")
     assert broken.returncode == 0, broken.stderr[-3000:]  # a finished run; the verdict is the gate's job
-    code, verdict, report = gate(project, "results/top1")
+    code, verdict, printed = gate(project, "results/top1")
     assert (code, verdict["verdict"]) == (1, "FAIL")
     assert {"facts", "source_recall"} <= {name for name, v in verdicts(verdict).items() if v == "FAIL"}
     assert "Changed: bot.yaml retrieval.top_k 4 → 1" in verdict["headline"]
     assert "retrieval lost an expected source in" in verdict["headline"]
     worst = verdict["regressions"][0]
-    assert worst["lost"] and worst["input"] and worst["case"] in report
+    assert worst["lost"] and worst["input"] and worst["case"] in printed
     assert any(
         item["why"].startswith(("lost the fact", "retrieval lost"))
         for case in verdict["regressions"]
@@ -161,12 +161,13 @@ def test_one_broken_must_pass_case_blocks_alone(project: Path, baseline: str, tm
         project, "eval", RESULTS="results/mustpass", BOT_PROVIDER="offline", SET=f"retrieval.knowledge_dir={knowledge}"
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    code, verdict, report = gate(project, "results/mustpass")
+    code, verdict, printed = gate(project, "results/mustpass")
     assert verdict["case_counts"]["worse"] <= 2  # the must-pass case and one other that quotes the same fact
     assert all(v != "FAIL" for v in verdicts(verdict).values())
     assert (code, verdict["verdict"]) == (1, "FAIL")
     assert [r["case"] for r in verdict["must_pass"] if r["blocks"]] == ["support/password-reset-link-expiry"]
-    assert "support/password-reset-link-expiry" in report and "broken by this change" in report
+    assert "must-pass case(s) broke (support/password-reset-link-expiry)" in printed  # named on the terminal
+    assert "broken by this change" in (project / "results/mustpass/report.md").read_text(encoding="utf-8")
 
 
 def test_kill_9_mid_run_then_resume_runs_exactly_the_rest(project: Path) -> None:

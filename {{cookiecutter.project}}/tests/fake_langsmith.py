@@ -2,7 +2,9 @@
 
 It serves the endpoints the SDK uses for tracing (`/info`, `/runs/multipart`, `/runs/batch`), datasets,
 examples, experiments (sessions), feedback and run queries, and records every request. `mode` injects
-outages: "503" answers everything but /info with 503, "hang" never answers.
+outages: "503" answers everything but /info with 503, "hang" never answers. `query_backend` is which run
+store the instance says it has: "clickhouse" (an older instance: runs are queried with list_runs) or
+"smithdb" (the new store: only the v2 runs query API answers, as on instances where list_runs is gone).
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
+def _time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # the SDK sends UTC, sometimes naive
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -48,8 +55,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeLangSmith:
-    def __init__(self, mode: str = "ok"):
+    def __init__(self, mode: str = "ok", query_backend: str = "clickhouse"):
         self.mode = mode
+        self.query_backend = query_backend
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self.runs: dict[str, dict[str, Any]] = {}  # run id -> the run, posts and patches merged
         self.feedback: list[dict[str, Any]] = []
@@ -145,12 +153,29 @@ class FakeLangSmith:
             runs = [r for r in runs if matches(r)]
         return [{"trace_id": r["id"], "start_time": _now(), "run_type": "chain", "name": "?", **r} for r in runs]
 
+    def _info(self) -> dict[str, Any]:
+        if self.query_backend != "smithdb":
+            return INFO
+        flags = {**INFO["instance_flags"], "ch_query_enabled": False, "sdb_query_enabled": True}
+        return {**INFO, "version": "0.16.0", "instance_flags": flags}
+
+    def _query_runs_v2(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The v2 query: project ids, a start-time floor, the fields asked for, pages joined by a cursor."""
+        since = _time(body["min_start_time"])
+        runs = self._query_runs({**body, "session": body["project_ids"]})
+        found = [run for run in runs if _time(run["start_time"]) >= since]
+        start, size = int(body.get("cursor") or 0), int(body.get("page_size") or 100)
+        fields = [name.lower() for name in body.get("selects") or ["ID"]]
+        page = [{name: run.get(name) for name in fields} for run in found[start : start + size]]
+        more = start + size < len(found)
+        return {"items": page, "next_cursor": str(start + size) if more else None}
+
     def _route(self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes):
         def one(name: str) -> str | None:
             return (query.get(name) or [None])[0]
 
         if path == "/info" and self.mode != "503":
-            return 200, INFO
+            return 200, self._info()
         if self.mode == "503":  # /info too: the SDK then falls back to its defaults (synchronous feedback)
             return 503, {"detail": "service unavailable"}
         if self.mode == "hang":
@@ -165,7 +190,11 @@ class FakeLangSmith:
                 self._merge_run(run["id"], run)
             return 202, {}
         if path == "/runs/query" and method == "POST":
+            if self.query_backend == "smithdb":
+                return 400, {"detail": "run queries on this instance go through /api/v2/runs/query"}
             return 200, {"runs": self._query_runs(json.loads(body)), "cursors": {"next": None}}
+        if path == "/api/v2/runs/query" and method == "POST" and self.query_backend == "smithdb":
+            return 200, self._query_runs_v2(json.loads(body))
         if path == "/feedback" and method == "POST":
             feedback = json.loads(body)
             self.feedback.append({"trace_id": feedback.get("run_id"), **feedback})

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import subprocess
 import sys
 import time
@@ -49,6 +52,12 @@ def test_second_run_makes_no_model_calls_and_gates_pass(eval_project: Path) -> N
     assert base["metrics"]["correctness"]["statuses"] == {
         "skipped": base["metrics"]["correctness"]["statuses"]["skipped"]
     }
+
+    # On the terminal: one table of suites x metrics, the skipped judge metrics on one line, no pytest chatter.
+    assert "  support: " in first.stdout and "answers, $0.0000, latency p50" in first.stdout
+    assert any(line.split()[:1] == ["facts"] and "/" in line.split()[-1] for line in first.stdout.splitlines())
+    assert "skipped correctness, faithfulness, relevancy: no judge key" in first.stdout
+    assert "results: results/base · compare: make gate" in first.stdout and " passed in " not in first.stdout
 
     second = run(eval_project, "run", EVAL_RESULTS="results/head")
     assert second.returncode == 0, second.stderr
@@ -282,3 +291,35 @@ def test_a_judge_reply_that_is_not_json_is_asked_again_on_the_next_run(eval_proj
     calls = summary(eval_project, "results/judged")["model_calls"]
     assert asked_again > 0 and calls["live_by_kind"].get("judge", 0) == asked_again  # really asked, not replayed
     assert calls["errors"] == 0
+
+
+@pytest.mark.slow
+def test_progress_is_drawn_on_a_terminal_while_cases_run(eval_project: Path) -> None:
+    """The bar moves as cases finish, not once at the end: read from a real pseudo-terminal while the run
+    is still going (a loopback model that takes 200 ms per answer keeps it going)."""
+    leader, follower = pty.openpty()
+    answer = Text("I don't know based on the help center.", delay_s=0.2)
+    with FakeOpenAI(default=lambda body: answer) as model:
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": model.base_url, "BOT_PROVIDER": "openai"}
+        env |= {"EVAL_RESULTS": "results/live", "EVAL_SELECT": "probes"}  # 14 cases, graded without a judge
+        command = [sys.executable, "-m", "evalharness", "run"]
+        proc = subprocess.Popen(command, cwd=eval_project, env=env, stdout=PIPE, stderr=follower, text=True)
+        os.close(follower)
+        seen_while_running, screen = [], ""
+        while True:
+            ready, _, _ = select.select([leader], [], [], 30)
+            try:
+                chunk = os.read(leader, 4096).decode("utf-8", "replace") if ready else ""
+            except OSError:  # the run closed its terminal: it is over
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if proc.poll() is None:
+                seen_while_running += re.findall(r"\r\[[#.]+\] eval: (\d+)/(\d+) cases", chunk)
+        stdout, _ = proc.communicate(timeout=60)
+        os.close(leader)
+    assert proc.returncode == 0, stdout + screen
+    partial = {int(done) for done, total in seen_while_running if 0 < int(done) < int(total)}
+    assert len(partial) >= 3, screen[-500:]  # several distinct positions of the bar before the end
+    assert "eval: 14/14 cases" in screen

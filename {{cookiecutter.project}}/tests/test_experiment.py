@@ -133,7 +133,9 @@ def test_an_outage_leaves_results_and_exit_codes_unchanged(eval_project: Path) -
         lines = [line for line in done.stderr.splitlines() if "LangSmith" in line or "langsmith" in line]
         assert len(lines) == 1 and lines[0].startswith("warning: LangSmith at"), (outage, done.stderr)
         assert key not in done.stdout + done.stderr
-        assert elapsed - untraced_s <= 5.0, (outage, elapsed, untraced_s)
+        # A bounded few seconds (the probe's timeouts), never a wait per case: with a 3 s read timeout per
+        # trace a hang would cost minutes. The slack absorbs a loaded CI machine's run-to-run noise.
+        assert elapsed - untraced_s <= 8.0, (outage, elapsed, untraced_s)
         gate = run(eval_project, "gate", "--baseline", "results/untraced", "--results", f"results/{outage}")
         assert gate.returncode == 0, (outage, gate.stdout)
     assert os.environ.get("LANGSMITH_API_KEY") is None  # the test itself never had a key

@@ -92,9 +92,13 @@ def test_feedback_to_an_unreachable_langsmith_is_an_infrastructure_error(
     assert "cannot connect" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("query_backend", ["clickhouse", "smithdb"])
 def test_curate_collects_badly_scored_turns_once_and_keeps_reviewed_cases(
-    traced: FakeLangSmith, capsys: pytest.CaptureFixture[str], project_copy: Path
+    traced: FakeLangSmith, capsys: pytest.CaptureFixture[str], project_copy: Path, query_backend: str
 ) -> None:
+    """On an instance with the new run store, runs are read through the v2 query API (list_runs is deprecated
+    and refused there); on an older one through list_runs, without passing its deprecation on to the user."""
+    traced.query_backend = query_backend
     bad = _ask("Can I pay for Quillwave with a gift card?", capsys)
     good = _ask("How much is Plus?", capsys)
     known = _ask("How long is the password reset link valid?", capsys)  # already a case in support.yaml
@@ -133,6 +137,8 @@ def test_curate_collects_badly_scored_turns_once_and_keeps_reviewed_cases(
     candidates.write_text(rejected)
     assert main(["curate"]) == 0
     assert "0 new case(s)" in capsys.readouterr().out and candidates.read_text() == rejected
+    queried = {path for method, path in traced.requests if "runs/query" in path}
+    assert queried == ({"/api/v2/runs/query"} if query_backend == "smithdb" else {"/runs/query"})
 
 
 def test_curate_refuses_to_append_to_a_file_it_cannot_parse(

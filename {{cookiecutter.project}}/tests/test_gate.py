@@ -275,3 +275,30 @@ def test_a_sequential_run_is_judged_at_the_level_of_its_last_look(tmp_path: Path
     verdict = evaluate(SETTINGS, head, results_dir(tmp_path / "b", good()))
     assert verdict["looks"] == [0.25, 0.5, 1.0]  # the finished run's analysis is one more look
     assert 0.03 < verdict["level"] < SETTINGS.alpha
+
+
+def test_every_case_is_in_the_case_table_worst_first_with_both_answers(tmp_path: Path) -> None:
+    base_scores = {"worse": (1.0, 1.0), "fixed": (0.5, 1.0), "broken": (0.5, 1.0), "same": (1.0, 1.0)}
+    head_scores = {
+        "worse": (0.5, 1.0),
+        "fixed": (1.0, 1.0),
+        "broken": (0.5, 1.0),
+        "same": (1.0, 1.0),
+        "new": (1.0, 1.0),
+    }
+    head = results_dir(tmp_path / "head", head_scores)
+    verdict = evaluate(SETTINGS, head, results_dir(tmp_path / "base", base_scores))
+    table = verdict["cases"]
+    assert [(c["case"], c["change"]) for c in table] == [
+        ("s/worse", "worse"),
+        ("s/broken", "failing"),  # fails on both sides: not news, but not fine either
+        ("s/fixed", "better"),
+        ("s/new", "new"),
+        ("s/same", "same"),
+    ]
+    worse = table[0]
+    assert (worse["input"], worse["answer"], worse["base_answer"]) == ("question worse", "answer worse", "answer worse")
+    assert worse["scores"][0] == {"metric": "facts", "head": 0.5, "base": 1.0, "passed": False, "reason": ""}
+    assert table[3]["base_answer"] is None and table[3]["scores"][0]["base"] is None
+    alone = evaluate(SETTINGS, head, None)["cases"]  # no baseline: what fails first, nothing "new"
+    assert [c["change"] for c in alone] == ["failing", "failing", "same", "same", "same"]

@@ -3,8 +3,10 @@ to end against a loopback server that serves models of different quality, latenc
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from evalharness.datasets import load_dataset
 from evalharness.results import OUTPUTS_FILE, RESULTS_FILE, ResultsDir
 from evalharness.selection.candidates import candidate_text, deep_merge
 from evalharness.selection.leaderboard import build
+from evalharness.selection.plot import LABEL_GAP, LABEL_WIDTH, label_positions, plot
 from evalharness.selection.render import write_leaderboard
 from evalharness.settings import EvalSettings
 
@@ -309,6 +312,30 @@ def test_make_select_ranks_models_by_quality_and_price_and_reports_a_tie(eval_pr
     switched = select(eval_project, "switch", "--candidate", "small")
     assert switched.returncode == 0, switched.stderr
     assert yaml.safe_load((eval_project / "bot.yaml").read_text("utf-8"))["model"] == "small-model"
+
+
+def _points_and_labels(svg: str) -> tuple[list[float], list[tuple[float, float]]]:
+    circles = [float(x) for x in re.findall(r'<circle cx="([\d.]+)"', svg)]
+    labels = [(float(x), float(y)) for x, y in re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="label">', svg)]
+    return circles, labels
+
+
+def test_the_plot_stays_readable_when_contestants_tie_and_cost_nothing(tmp_path: Path) -> None:
+    """Offline every answer costs $0 and equal runs score the same: the points must not stack on one line."""
+    tied = board(tmp_path, {name: (GOOD, 0.0) for name in ("current", "twin", "triplet", "quad")})
+    svg = plot(tied)
+    circles, labels = _points_and_labels(svg)
+    assert len(set(circles)) == 4, svg  # spread along x, best first
+    assert "all equal (0): cost per 1000 questions (USD); best quality first" in svg
+    for i, (x1, y1) in enumerate(labels):  # no two labels that share a column overprint each other
+        assert all(abs(x1 - x2) >= LABEL_WIDTH or abs(y1 - y2) >= LABEL_GAP for x2, y2 in labels[i + 1 :]), labels
+
+
+def test_labels_of_points_that_land_together_are_moved_apart() -> None:
+    placed = label_positions([(100.0, 50.0), (100.0, 50.0), (102.0, 51.0), (400.0, 50.0)])
+    assert placed[0] == (110.0, 54.0) and placed[3] == (410.0, 54.0)  # alone in its column: where it belongs
+    ys = sorted(y for x, y in placed[:3])
+    assert all(b - a >= LABEL_GAP for a, b in itertools.pairwise(ys))
 
 
 # ---------------------------------------------------------------- the switch PR

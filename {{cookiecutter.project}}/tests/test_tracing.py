@@ -182,4 +182,6 @@ def test_an_outage_changes_nothing_but_one_warning(outage: str, untraced: tuple)
     warnings = traced.stderr.strip().splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("warning: LangSmith at"), traced.stderr
     assert KEY not in traced.stdout + traced.stderr and KEY[-8:] not in traced.stderr
-    assert traced_s - untraced_s <= 5.0, (traced_s, untraced_s)
+    # A bounded few seconds (short timeouts, one flush budget), never the SDK's default waits and retries,
+    # which would take half a minute; the slack absorbs a loaded machine's noise (xdist, a busy CI runner).
+    assert traced_s - untraced_s <= 8.0, (traced_s, untraced_s)

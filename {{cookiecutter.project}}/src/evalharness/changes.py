@@ -16,7 +16,7 @@ from evalharness.sides import Row, Side
 
 SNAPSHOT_DIR = "snapshot"  # inside a results dir: copies of the files that define the version under test
 DIFF_LINES = 60
-_CHANGED = 1e-9
+CHANGE_TOLERANCE = 1e-9  # float noise is not a change
 
 
 def inputs(base: Side, head: Side) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def case_changes(metrics: list[str], base: Side, head: Side) -> dict[str, dict[s
         tally = Counter()
         for case in head.scores.get(name, {}).keys() & base.scores.get(name, {}).keys():
             delta = fmean(head.scores[name][case]) - fmean(base.scores[name][case])
-            tally["worse" if delta < -_CHANGED else "better" if delta > _CHANGED else "same"] += 1
+            tally["worse" if delta < -CHANGE_TOLERANCE else "better" if delta > CHANGE_TOLERANCE else "same"] += 1
         counts[name] = {k: tally.get(k, 0) for k in ("worse", "better", "same")}
     return counts
 
@@ -100,9 +100,9 @@ def regressions(metrics: list[str], base: Side, head: Side, shown: int) -> tuple
     for name in metrics:
         for case in head.scores.get(name, {}).keys() & base.scores.get(name, {}).keys():
             delta = fmean(head.scores[name][case]) - fmean(base.scores[name][case])
-            if delta < -_CHANGED:
+            if delta < -CHANGE_TOLERANCE:
                 by_case.setdefault(case, []).append((delta, name))
-            elif delta > _CHANGED:
+            elif delta > CHANGE_TOLERANCE:
                 better.add(case)
     ordered = sorted(by_case.items(), key=lambda item: (sum(d for d, _ in item[1]), item[0]))
     cases = []

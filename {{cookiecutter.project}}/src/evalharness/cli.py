@@ -114,6 +114,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from evalharness.options import RunOptions
     from evalharness.pytest_plugin import RUN_KEY, EvalRun
+    from evalharness.report.terminal import run_table
+    from evalharness.results import ResultsDir
     from evalharness.run import connect, prepare
     from yamlcheck import FileError
 
@@ -131,6 +133,12 @@ def _run(args: argparse.Namespace) -> int:
         def pytest_configure(config: pytest.Config) -> None:
             config.stash[RUN_KEY] = eval_run
 
+        @staticmethod
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
+            # A passing suite prints nothing: the progress line and the table below say what happened.
+            return ("passed", "", "PASSED") if report.passed and report.when == "call" else None
+
     # Only the harness's plugin: the ones installed packages register (deepeval's, rerunfailures' socket
     # server, xdist, ...) cost start-up time and do nothing for an eval run; nor do pytest's per-test log
     # capture (cases run in the run's threads) and its collection of unraisable and thread exceptions.
@@ -140,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
         code = pytest.main(
             [
                 # -s: the run's progress goes to the terminal while cases run (not into a capture)
-                *("evals", "-q", "-s", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
+                *("evals", "-qq", "-s", "--no-header", "--tb=no", "-rfE", "-p", "no:cacheprovider"),
                 *("-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging"),
                 *(
                     "-W",
@@ -172,6 +180,9 @@ def _run(args: argparse.Namespace) -> int:
         f"{options.results}; model calls: {calls.get('live', 0)} live, {calls.get('cached', 0)} cached; "
         f"answered by {', '.join(summary.get('providers', [])) or 'nobody'}"
     )
+    outputs, rows = ResultsDir(options.results).read()
+    if rows:
+        print(run_table(outputs, rows, options.results))
     if outcome.stopped:
         print(f"eval: {_stopped_line(outcome.stopped)}")
     if outcome.stalled_s is not None:

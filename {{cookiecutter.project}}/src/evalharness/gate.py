@@ -15,6 +15,7 @@ from statistics import fmean
 from typing import Any, Literal
 
 from evalharness import changes, stats
+from evalharness.case_table import case_table
 from evalharness.exits import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INFRA, EXIT_PASS
 from evalharness.results import PROMPTFOO_SUMMARY
 from evalharness.settings import EvalSettings
@@ -35,8 +36,12 @@ __all__ = ["ERROR", "EXIT_BAD_INPUT", "EXIT_FAIL", "EXIT_INFRA", "EXIT_PASS", "S
 
 
 def gated_metrics(settings: EvalSettings) -> list[str]:
-    used = [m for suite in settings.suites.values() for m in suite.metrics]
-    return [m for m in dict.fromkeys(used) if settings.metric(m).gate]
+    return [m for m in _used_metrics(settings) if settings.metric(m).gate]
+
+
+def _used_metrics(settings: EvalSettings) -> list[str]:
+    """Every metric some suite uses, once, in the order eval.yaml names them."""
+    return list(dict.fromkeys(m for suite in settings.suites.values() for m in suite.metrics))
 
 
 def evaluate(
@@ -62,13 +67,15 @@ def evaluate(
             if row["verdict"] == stats.FAIL:
                 row["verdict"] = stats.INCONCLUSIVE
                 notes.append(f"{row.get('metric') or row.get('name')}: below its bar on the evaluated subset only")
+    coverage = []  # why this run covers fewer cases than planned: the terminal summary always shows it
     if head.not_evaluated:
-        notes.append(
+        coverage.append(
             f"{len(head.not_evaluated)} case(s) were not evaluated (cache misses in replay mode): "
             "the verdict needs a maintainer-approved live run"
         )
     if stopped:
-        notes.append(_stop_note(stopped))
+        coverage.append(_stop_note(stopped))
+    notes += coverage
     verdicts = [m["verdict"] for m in metrics if m["verdict"] not in (NO_BASELINE, SKIPPED)]
     verdicts += [r["verdict"] for r in thresholds + limits + budgets]
     verdicts += [stats.FAIL for r in must_pass if r["blocks"]]
@@ -122,11 +129,13 @@ def evaluate(
         "only_in_head": sorted(head.outputs.keys() - base.outputs.keys()) if base else [],
         "only_in_baseline": sorted(base.outputs.keys() - head.outputs.keys()) if base and not stopped else [],
         "not_evaluated": sorted(head.not_evaluated),
+        "coverage": coverage,
         "errors": errors[:50],
         "error_count": len(errors),
         "skipped": {metric: dict(reasons) for metric, reasons in head.skipped.items()},
         "case_counts": counts,
         "regressions": regressions,
+        "cases": case_table(_used_metrics(settings), head, base),
         "notes": notes,
     }
 

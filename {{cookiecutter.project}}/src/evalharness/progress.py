@@ -9,7 +9,7 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, label: str = "eval", stream: TextIO | None = None, every_s: float = 10.0):
+    def __init__(self, total: int, label: str = "eval", stream: TextIO | None = None, every_s: float = 5.0):
         self.total, self.label = total, label
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()

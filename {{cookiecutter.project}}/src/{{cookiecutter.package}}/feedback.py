@@ -8,10 +8,12 @@ reviewed case moves into a suite's dataset as it is. The inbox is only ever appe
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import re
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,15 +138,7 @@ def curate(days: int = 30, limit: int = 200, datasets: Path = DATASETS, inbox: P
 def _badly_scored_in_langsmith(since: dt.datetime, limit: int) -> list[feedback_store.StoredTurn]:
     client = _client()
     try:
-        runs = list(
-            client.list_runs(
-                project_name=project_name(),
-                is_root=True,
-                start_time=since,
-                filter=f'and(eq(feedback_key, "{FEEDBACK_KEY}"), lt(feedback_score, {NEGATIVE_BELOW}))',
-                limit=limit,
-            )
-        )
+        runs = _scored_below(client, since, limit)
         comments = _comments(client, [run.id for run in runs])
     except Exception as exc:
         raise FeedbackError(f"could not read runs from LangSmith: {observability.describe_failure(str(exc))}") from None
@@ -152,6 +146,37 @@ def _badly_scored_in_langsmith(since: dt.datetime, limit: int) -> list[feedback_
         feedback_store.StoredTurn(str(r.id), r.start_time, r.inputs or {}, r.outputs or {}, comments.get(str(r.id), []))
         for r in runs
     ]
+
+
+def _scored_below(client: Any, since: dt.datetime, limit: int) -> list[Any]:
+    """The root runs of this project scored below the bar since `since`. An instance with the new run store
+    (its /info says `sdb_query_enabled`) is asked through the runs query API, the successor of `list_runs`,
+    which the SDK deprecates for removal after 2027-01-31; an older instance answers only `list_runs`."""
+    bad = f'and(eq(feedback_key, "{FEEDBACK_KEY}"), lt(feedback_score, {NEGATIVE_BELOW}))'
+    if (client.info.instance_flags or {}).get("sdb_query_enabled"):
+        project_id = _project_id(client)
+        return asyncio.run(_query_runs(client, project_id, bad, since, limit)) if project_id else []
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"list_runs\(\) is deprecated", category=DeprecationWarning)
+        found = client.list_runs(project_name=project_name(), is_root=True, start_time=since, filter=bad, limit=limit)
+        return list(found)
+
+
+async def _query_runs(client: Any, project_id: str, bad: str, since: dt.datetime, limit: int) -> list[Any]:
+    pages = client.runs.query_v2(
+        project_ids=[project_id],
+        is_root=True,
+        filter=bad,
+        min_start_time=since,
+        page_size=min(limit, 1000),
+        selects=["ID", "START_TIME", "INPUTS", "OUTPUTS"],
+    )
+    found: list[Any] = []
+    async for run in pages:
+        found.append(run)
+        if len(found) >= limit:
+            break
+    return found
 
 
 def candidate_case(run_id: Any, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
-"""report.html: one self-contained page (inline CSS and SVG, no scripts, no external URLs) that opens offline,
-e.g. as a CI artifact. Every piece of data goes through html.escape: answers are model output, not markup.
+"""report.html: one self-contained page (inline CSS and SVG, no external URLs) that opens offline, e.g. as a
+CI artifact: the verdict in plain words first, then what changed, the metrics, and every case in a table one
+small inline script filters. Every piece of data goes through html.escape: answers are model output, not markup.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from html import escape
 from typing import Any
 
 from evalharness.report import fmt, tables
+from evalharness.report.html_case_table import case_table
 from evalharness.report.svg import delta_chart
 
 ANSWER_CHARS = 5000  # no comment-size limit here, but a runaway answer should not make the page unusable
@@ -62,11 +64,12 @@ def page(verdict: dict[str, Any]) -> str:
         _section("Must-pass cases", _table(*tables.must_pass(verdict))),
         *_metrics(verdict),
         _section("Absolute thresholds", _table(*tables.thresholds(verdict))),
-        _section("Failure limits", _table(*tables.failure_limits(verdict))),
+        _section("Failure limits", _table(*tables.failure_limits(verdict)) + _limit_examples(verdict)),
         _section("Budgets", _table(*tables.budgets(verdict))),
         _promptfoo(verdict),
         "" if errors_first else _errors(verdict),
         _regressions(verdict),
+        case_table(verdict),
         _section("Runs: cost and latency", _table(*tables.runs(verdict))),
         _section("Skipped metrics", _table(*tables.skipped(verdict))),
         *_cases(verdict),
@@ -97,7 +100,10 @@ def _promptfoo(verdict: dict[str, Any]) -> str:
     if not summary:
         return ""
     line = escape(fmt.promptfoo(summary).replace("**", ""))
-    tables_html = _table(*tables.promptfoo_metrics(verdict)) + _table(*tables.promptfoo_failed(verdict))
+    failed = _table(*tables.promptfoo_failed(verdict))
+    tables_html = _table(*tables.promptfoo_metrics(verdict)) + (
+        f"<h3>promptfoo: failed tests</h3>{failed}" if failed else ""
+    )
     return _section("promptfoo (second engine, same datasets)", f"<p>{line}</p>\n{tables_html}")
 
 
@@ -156,7 +162,7 @@ def _metrics(verdict: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     if not verdict.get("baseline"):
-        return [_section("Metrics (head only, no baseline to compare with)", _table(header, rows))]
+        return [_section("Metrics (head only)", _table(header, rows))]
     notes = [tables.metric_note(verdict), *tables.power_notes(verdict)]
     text = _table(header, rows) + "".join(f'<p class="note">{e(n)}</p>' for n in notes)
     chart = delta_chart(verdict.get("metrics") or [])
@@ -172,13 +178,27 @@ def _errors(verdict: dict[str, Any]) -> str:
     return _section(f"Infrastructure errors ({count})", intro + _table(header, rows))
 
 
+def _limit_examples(verdict: dict[str, Any]) -> str:
+    """The failing cases behind a failure limit (a probe that got through): what was asked, what was said."""
+    blocks = []
+    for row in verdict.get("failure_limits") or []:
+        for example in row.get("examples") or [] if row.get("verdict") == "FAIL" else []:
+            texts = "".join(f"<h4>{t}</h4><pre>{e(example.get(t.lower()))}</pre>" for t in ("Input", "Answer"))
+            blocks.append(
+                f"<details><summary>{e(row.get('metric'))}: {e(example.get('case'))} failed</summary>{texts}</details>"
+            )
+    return "".join(blocks)
+
+
 def _regressions(verdict: dict[str, Any]) -> str:
     blocks = []
     for r in verdict.get("regressions") or []:
         texts = f'<p class="note">{e(tables.regression_sources(r))}</p>'
         texts += "".join(f"<h4>{title}</h4><pre>{e(r.get(key))}</pre>" for title, key in tables.REGRESSION_TEXTS)
         blocks.append(f"<details><summary>{e(tables.regression_summary(r))}</summary>{texts}</details>")
-    return _section("Most regressed cases", "\n".join(blocks)) if blocks else ""
+    total = (verdict.get("case_counts") or {}).get("worse", len(blocks))
+    title = f"Regressed cases ({f'worst {len(blocks)} of ' if total > len(blocks) else ''}{total})"
+    return _section(title, "\n".join(blocks)) if blocks else ""
 
 
 def _cases(verdict: dict[str, Any]) -> list[str]:

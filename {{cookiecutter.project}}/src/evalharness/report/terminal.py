@@ -1,15 +1,20 @@
-"""The verdict on a terminal: at most MAX_LINES lines a person reads at a glance (the verdict, one line per
-metric with its delta, interval and verdict, what else failed, the worst regressed cases, where the reports
-are). The full story is report.md (the PR comment) and report.html, written next to verdict.json."""
+"""What a person reads on a terminal. After `make eval`: one table of suites x metrics (mean, passed/total)
+with each suite's cases, cost and latency. After `make gate`: at most MAX_LINES lines (the verdict, one line
+per metric with its delta, interval and verdict, what else failed, the worst regressed cases, where the
+reports are). The full story is report.md (the PR comment) and report.html, written next to verdict.json."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+import textwrap
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from evalharness.report import fmt, tables
+from evalharness.stats.percentile import percentile
 
 MAX_LINES = 15
 CASES_SHOWN = 3
@@ -28,8 +33,9 @@ def summary(verdict: dict[str, Any], results: Path, colour: bool | None = None) 
     tail = [f"  reports: {results / 'report.html'} · PR comment text: {results / 'report.md'}"]
     others = _other_failures(verdict)
     cases = _regressed(verdict)
-    fixed = 2 + len(tail) + (1 if others else 0) + (len(cases) + 1 if cases else 0)
-    lines = [head, _clip("  " + fmt.meaning(verdict))]
+    story = _story(verdict) + [line for note in verdict.get("coverage") or [] for line in _wrap(f"note: {note}")]
+    fixed = 1 + len(story) + len(tail) + (1 if others else 0) + (len(cases) + 1 if cases else 0)
+    lines = [head, *story]
     lines += _metric_lines(verdict, room=MAX_LINES - fixed, colour=colour)
     if others:
         lines.append(_clip("  also: " + "; ".join(others)))
@@ -37,6 +43,20 @@ def summary(verdict: dict[str, Any], results: Path, colour: bool | None = None) 
         lines.append(f"  worst regressed cases ({_regressed_count(verdict)} in all):")
         lines += cases
     return "\n".join([*lines, *tail][:MAX_LINES])
+
+
+def _story(verdict: dict[str, Any]) -> list[str]:
+    """What happened, in the report's own words: how many cases got worse and how, then what changed (the
+    worst case's details are left to the case lines below). Without a headline: what the verdict means."""
+    parts = re.split(r"(?<=[.!?]) (?=Worst:|Changed:|Inputs |No input)", str(verdict.get("headline") or ""))
+    story = [part for part in parts if part and not part.startswith("Worst:")] or [fmt.meaning(verdict)]
+    return [*_wrap(story[0]), *(_clip("  " + part) for part in story[1:2])]
+
+
+def _wrap(text: str) -> list[str]:
+    """At most two indented lines: enough for one sentence that matters."""
+    lines = textwrap.wrap(text, WIDTH - 2, max_lines=2, placeholder=" …", break_on_hyphens=False)
+    return ["  " + line for line in lines]
 
 
 def _metric_lines(verdict: dict[str, Any], room: int, colour: bool) -> list[str]:
@@ -70,13 +90,15 @@ def _metric_lines(verdict: dict[str, Any], room: int, colour: bool) -> list[str]
 def _other_failures(verdict: dict[str, Any]) -> list[str]:
     """Everything but the metric comparison that can fail a gate, as counts (the report has the rows)."""
     found = []
-    for label, (_, rows), word in (
-        ("must-pass case(s) broke", tables.must_pass(verdict), None),
-        ("threshold(s) failed", tables.thresholds(verdict), "FAIL"),
-        ("failure limit(s) exceeded", tables.failure_limits(verdict), "FAIL"),
-        ("budget(s) exceeded", tables.budgets(verdict), "FAIL"),
+    broken = [str(row[0]) for row in tables.must_pass(verdict)[1] if row[-1] == "FAIL"]
+    if broken:  # one broken must-pass case can be the whole reason for a FAIL: name it
+        found.append(f"{len(broken)} must-pass case(s) broke ({', '.join(broken[:2])}{', …' * (len(broken) > 2)})")
+    for label, (_, rows) in (
+        ("threshold(s) failed", tables.thresholds(verdict)),
+        ("failure limit(s) exceeded", tables.failure_limits(verdict)),
+        ("budget(s) exceeded", tables.budgets(verdict)),
     ):
-        count = len(rows) if word is None else sum(1 for row in rows if word in (str(c) for c in row))
+        count = sum(1 for row in rows if "FAIL" in (str(c) for c in row))
         if count:
             found.append(f"{count} {label}")
     errors = verdict.get("error_count") or len(tables.errors(verdict)[1])
@@ -104,3 +126,31 @@ def _paint(word: str, colour: bool) -> str:
 
 def _wants_colour() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def run_table(outputs: dict[Any, dict[str, Any]], rows: list[dict[str, Any]], results: Path) -> str:
+    """The suites x metrics of one results dir: what a run measured, before any comparison."""
+    by_suite: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by_suite[row["suite"]][row["metric"]].append(row)
+    width = max([6, *(len(m) for metrics in by_suite.values() for m in metrics)])
+    lines = [f"  {'suite / metric':<{width + 2}}  {'mean':>6}  {'passed':>9}"]
+    for suite in sorted(by_suite):
+        done = [o for o in outputs.values() if o.get("suite") == suite]
+        latency = [o["latency_ms"] for o in done if isinstance(o.get("latency_ms"), int | float)]
+        cost = sum(o.get("cost_usd") or 0.0 for o in done)
+        p50, p95 = (fmt.ms(percentile(latency, q)) if latency else fmt.MISSING for q in (50, 95))
+        lines.append(f"  {suite}: {len(done)} answers, {fmt.usd(cost)}, latency p50 {p50}, p95 {p95}")
+        skipped: dict[str, list[str]] = defaultdict(list)
+        for name, metric_rows in sorted(by_suite[suite].items()):
+            measured = [r for r in metric_rows if r.get("status") == "ok"]
+            if not measured:
+                reason = next((r.get("reason") for r in metric_rows if r.get("reason")), "not measured")
+                skipped[str(reason)].append(name)
+                continue
+            mean = sum(r["score"] for r in measured) / len(measured)
+            passed = sum(1 for r in measured if r.get("passed"))
+            lines.append(f"    {name:<{width}}  {fmt.score(mean):>6}  {f'{passed}/{len(measured)}':>9}")
+        lines += [_clip(f"    skipped {', '.join(names)}: {reason}") for reason, names in skipped.items()]
+    lines.append(f"  results: {results} · compare: make gate BASELINE=<dir> RESULTS={results}")
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from evalharness.report import fmt
 from evalharness.report.html import CSS
 from evalharness.report.markdown import table
 from evalharness.results import write_json
+from evalharness.selection.plot import plot
 
 STATUS_WORDS = {
     "top": "top group",
@@ -19,7 +20,6 @@ STATUS_WORDS = {
     "disqualified": "fails eval.yaml's bars",
     "error": "run failed",
 }
-W, H, PAD_L, PAD_B, PAD_T, PAD_R = 720, 380, 70, 50, 20, 170
 
 
 def write_leaderboard(out: Path, board: dict[str, Any]) -> dict[str, Path]:
@@ -89,56 +89,6 @@ def page(board: dict[str, Any]) -> str:
         f'<p class="note">Means with two-sided {1 - board["alpha"]:.0%} intervals; full data in leaderboard.json.</p>'
         "</main></body></html>\n"
     )
-
-
-def plot(board: dict[str, Any]) -> str:
-    """Each contestant a point (quality, cost per 1000 questions) with its quality interval as a bar. Without
-    known prices, p95 latency stands in for cost (the axis says so)."""
-    rows = [r for r in board["contestants"] if r.get("quality")]
-    if not rows:
-        return '<p class="note">Nothing to plot: no contestant has gated metric scores.</p>'
-    priced = all(r.get("cost_per_1000") is not None for r in rows)
-    xs = [r["cost_per_1000"] if priced else (r.get("latency_ms") or {}).get("p95") or 0.0 for r in rows]
-    lows = [r["quality"]["lower"] if r["quality"]["lower"] is not None else r["quality"]["mean"] for r in rows]
-    highs = [r["quality"]["upper"] if r["quality"]["upper"] is not None else r["quality"]["mean"] for r in rows]
-    x_hi = max(xs) * 1.1 or 1.0
-    y_lo, y_hi = max(0.0, min(lows) - 0.05), min(1.0, max(highs) + 0.05)
-    y_hi = y_hi if y_hi > y_lo else y_lo + 0.1
-    plot_w, plot_h = W - PAD_L - PAD_R, H - PAD_T - PAD_B
-
-    def px(v: float) -> float:
-        return PAD_L + v / x_hi * plot_w
-
-    def py(v: float) -> float:
-        return PAD_T + (y_hi - v) / (y_hi - y_lo) * plot_h
-
-    x_label = "cost per 1000 questions (USD)" if priced else "p95 latency (ms): prices unknown"
-    parts = [
-        f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="quality against cost">',
-        f'<line x1="{PAD_L}" y1="{PAD_T + plot_h}" x2="{PAD_L + plot_w}" y2="{PAD_T + plot_h}" stroke="#8c959f"/>',
-        f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{PAD_T + plot_h}" stroke="#8c959f"/>',
-        f'<text x="{PAD_L + plot_w / 2}" y="{H - 10}" text-anchor="middle" class="tick">{escape(x_label)}</text>',
-        f'<text x="14" y="{PAD_T + plot_h / 2}" transform="rotate(-90 14 {PAD_T + plot_h / 2})" '
-        'text-anchor="middle" class="tick">quality (mean gated score)</text>',
-    ]
-    for i in range(5):
-        value = y_lo + (y_hi - y_lo) * i / 4
-        parts.append(f'<text x="{PAD_L - 6}" y="{py(value) + 4:.1f}" text-anchor="end" class="tick">{value:.2f}</text>')
-        xv = x_hi * i / 4
-        xt = f"{xv:.3g}"
-        parts.append(f'<text x="{px(xv):.1f}" y="{PAD_T + plot_h + 16}" text-anchor="middle" class="tick">{xt}</text>')
-    chosen = board["recommendation"].get("name")
-    for row, x, lo, hi in zip(rows, xs, lows, highs, strict=True):
-        color = fmt.VERDICT_COLORS["PASS"] if row["status"] == "top" else fmt.NEUTRAL_COLOR
-        cx, cy = px(x), py(row["quality"]["mean"])
-        parts.append(
-            f'<line x1="{cx:.1f}" y1="{py(lo):.1f}" x2="{cx:.1f}" y2="{py(hi):.1f}" stroke="{color}" stroke-width="2"/>'
-        )
-        radius = 7 if row["name"] == chosen else 5
-        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{radius}" fill="{color}"/>')
-        parts.append(f'<text x="{cx + 10:.1f}" y="{cy + 4:.1f}" class="label">{escape(row["name"])}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _ranking(board: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:

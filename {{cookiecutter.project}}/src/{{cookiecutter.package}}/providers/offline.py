@@ -6,10 +6,11 @@ knowledge base, and when retrieval finds nothing relevant it says it does not kn
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
-import langsmith
+import observability
 
 from {{ cookiecutter.package }}.providers.base import ChatRequest, Completion
 from {{ cookiecutter.package }}.retrieval import tokenize
@@ -29,15 +30,25 @@ class OfflineProvider:
     model = "extractive-bm25"
 
     def complete(self, request: ChatRequest, on_token: Callable[[str], None] | None = None) -> Completion:
-        text = self._answer(request.messages, request)
+        answer = _traced_answer() if observability.enabled() else _answer
+        text = answer(request.messages, request)
         if on_token:
             on_token(text)
         return Completion(text=text, model=self.model, usage={}, finish_reason="stop")
 
-    # Traced like a model call (inputs: the prompt it was given), so offline traces have the same shape.
-    @langsmith.traceable(run_type="llm", name="offline answerer", process_inputs=lambda i: {"messages": i["messages"]})
-    def _answer(self, messages: list[dict[str, str]], request: ChatRequest) -> str:
-        return extractive_answer(request)
+
+def _answer(messages: list[dict[str, str]], request: ChatRequest) -> str:
+    return extractive_answer(request)  # `messages` is what a trace shows as the prompt it was given
+
+
+@functools.cache
+def _traced_answer() -> Callable[[list[dict[str, str]], ChatRequest], str]:
+    """Traced like a model call, so offline traces have the same shape; the SDK is imported only when tracing
+    is on (it is half of a one-shot `chat`'s start-up)."""
+    import langsmith
+
+    inputs = lambda i: {"messages": i["messages"]}  # noqa: E731
+    return langsmith.traceable(run_type="llm", name="offline answerer", process_inputs=inputs)(_answer)
 
 
 def extractive_answer(request: ChatRequest) -> str:

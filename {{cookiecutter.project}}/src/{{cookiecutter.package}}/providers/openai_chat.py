@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +46,9 @@ class OpenAIChatProvider:
                 if observability.enabled():
                     # Each call traced as a child of the current turn. Only when tracing is on: the wrapper
                     # costs a second of imports and some work on every call, for nothing when no trace is kept.
-                    from langsmith.wrappers import wrap_openai
+                    with warnings.catch_warnings():  # the package imports its own deprecated agents shim
+                        warnings.filterwarnings("ignore", "langsmith.wrappers._openai_agents", DeprecationWarning)
+                        from langsmith.wrappers import wrap_openai
 
                     client = wrap_openai(client)
                 self._client = client
