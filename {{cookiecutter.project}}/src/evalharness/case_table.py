@@ -7,8 +7,8 @@ from __future__ import annotations
 from statistics import fmean
 from typing import Any
 
-from evalharness.changes import CHANGE_TOLERANCE
 from evalharness.sides import Side
+from evalharness.stats.paired import CHANGE_TOLERANCE
 
 TEXT_CHARS = 2000  # per answer: enough to judge it, bounded so verdict.json stays small at any dataset size
 

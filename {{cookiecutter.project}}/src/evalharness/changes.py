@@ -13,10 +13,10 @@ from typing import Any
 import yaml
 
 from evalharness.sides import Row, Side
+from evalharness.stats.paired import CHANGE_TOLERANCE
 
 SNAPSHOT_DIR = "snapshot"  # inside a results dir: copies of the files that define the version under test
 DIFF_LINES = 60
-CHANGE_TOLERANCE = 1e-9  # float noise is not a change
 
 
 def inputs(base: Side, head: Side) -> dict[str, Any]:

@@ -181,12 +181,9 @@ def _errors(verdict: dict[str, Any]) -> str:
 def _limit_examples(verdict: dict[str, Any]) -> str:
     """The failing cases behind a failure limit (a probe that got through): what was asked, what was said."""
     blocks = []
-    for row in verdict.get("failure_limits") or []:
-        for example in row.get("examples") or [] if row.get("verdict") == "FAIL" else []:
-            texts = "".join(f"<h4>{t}</h4><pre>{e(example.get(t.lower()))}</pre>" for t in ("Input", "Answer"))
-            blocks.append(
-                f"<details><summary>{e(row.get('metric'))}: {e(example.get('case'))} failed</summary>{texts}</details>"
-            )
+    for title, example in tables.limit_examples(verdict):
+        texts = "".join(f"<h4>{t}</h4><pre>{e(example.get(t.lower()))}</pre>" for t in ("Input", "Answer"))
+        blocks.append(f"<details><summary>{e(title)}</summary>{texts}</details>")
     return "".join(blocks)
 
 

@@ -162,11 +162,9 @@ def _regressions(verdict: dict[str, Any]) -> list[str]:
 
 def _limit_examples(verdict: dict[str, Any]) -> list[str]:
     blocks = []
-    for row in verdict.get("failure_limits") or []:
-        for example in row.get("examples") or [] if row.get("verdict") == "FAIL" else []:
-            summary = html.escape(f"{row.get('metric')}: {example.get('case')} failed")
-            parts = [f"<details><summary>{summary}</summary>", "**Input**", fence(example.get("input"))]
-            blocks.append("\n\n".join([*parts, "**Answer**", fence(example.get("answer")), "</details>"]))
+    for title, example in tables.limit_examples(verdict):
+        parts = [f"<details><summary>{html.escape(title)}</summary>", "**Input**", fence(example.get("input"))]
+        blocks.append("\n\n".join([*parts, "**Answer**", fence(example.get("answer")), "</details>"]))
     return blocks
 
 

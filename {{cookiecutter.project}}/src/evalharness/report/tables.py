@@ -137,6 +137,16 @@ def failure_limits(verdict: dict[str, Any]) -> Table:
     return header, rows
 
 
+def limit_examples(verdict: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The failing cases behind each failed hard limit (a probe that got through): (title, example)."""
+    return [
+        (f"{row.get('metric')}: {example.get('case')} failed", example)
+        for row in verdict.get("failure_limits") or []
+        if row.get("verdict") == "FAIL"
+        for example in row.get("examples") or []
+    ]
+
+
 def promptfoo_metrics(verdict: dict[str, Any]) -> Table:
     metrics = (verdict.get("promptfoo") or {}).get("metrics") or {}
     rows = [[name, c.get("passed"), c.get("total"), fmt.score(_ratio(c))] for name, c in metrics.items()]

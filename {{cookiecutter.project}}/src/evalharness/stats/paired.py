@@ -27,7 +27,7 @@ import numpy as np
 from evalharness.stats.signflip import Flips, family_test, mean_bound
 from evalharness.stats.verdicts import FAIL, INCONCLUSIVE, PASS, WORSE
 
-_CHANGED = 1e-9  # a per-case difference smaller than this is no change (floating-point noise)
+CHANGE_TOLERANCE = 1e-9  # a per-case difference smaller than this is no change (floating-point noise)
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,11 @@ class Paired:
 
     @property
     def worse(self) -> int:
-        return int((self.differences < -_CHANGED).sum())
+        return int((self.differences < -CHANGE_TOLERANCE).sum())
 
     @property
     def better(self) -> int:
-        return int((self.differences > _CHANGED).sum())
+        return int((self.differences > CHANGE_TOLERANCE).sum())
 
 
 def paired(base: Mapping[str, Sequence[float]], head: Mapping[str, Sequence[float]]) -> Paired:
